@@ -1,0 +1,134 @@
+"""HAR 1.2 entries as msgspec types: the fast check and the fields the frame reads.
+
+Decoding `log.entries` with `list[Entry]` checks every required field and type the HAR
+1.2 schema asks for, in C, without building dicts; fields the frame does not need (bodies,
+custom fields) are skipped, not copied. An entry that does not decode goes to `repair`.
+`gc=False`: these objects hold no cycles, and tracking a million of them costs more than
+the decode itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import UNSET, Meta, Struct, UnsetType, field
+
+# RFC 3339 as the HAR schema's `date-time` format wants it: a zone is required.
+DATE_TIME = (
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|z|[+-]\d\d:\d\d)$"
+)
+# RFC 3986 characters only; brackets only around an IP literal host.
+_UNRESERVED = r"A-Za-z0-9\-._~!$&'()*+,;="
+URI = (
+    rf"^[A-Za-z][A-Za-z0-9+.\-]*:"
+    rf"(//([{_UNRESERVED}:]|%[0-9A-Fa-f]{{2}})*@?(\[[0-9A-Fa-f:.vV]+\])?([{_UNRESERVED}:]|%[0-9A-Fa-f]{{2}})*)?"
+    rf"([{_UNRESERVED}:@/?#]|%[0-9A-Fa-f]{{2}})*$"
+)
+IPV4 = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
+IPV6 = r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"
+IP = rf"^({IPV4}|{IPV6})$"
+# The cache schema's looser date pattern (zone optional).
+CACHE_DATE = r"^\d{4}-?\d\d-?\d\dT?\d\d:?\d\d:?\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"
+
+DateTime = Annotated[str, Meta(pattern=DATE_TIME)]
+Uri = Annotated[str, Meta(pattern=URI)]
+Phase = Annotated[float, Meta(ge=-1)]
+
+
+class NameValue(Struct, gc=False):
+    name: str
+    value: str
+
+
+class Cookie(Struct, gc=False):
+    name: str
+    value: str
+    expires: DateTime | None = None
+    path: str = ""
+    domain: str = ""
+    httpOnly: bool = False
+    secure: bool = False
+
+
+class Param(Struct, gc=False):
+    name: str
+    value: str = ""
+    fileName: str = ""
+    contentType: str = ""
+
+
+class PostData(Struct, gc=False):
+    mimeType: str
+    params: list[Param] = []
+
+
+class Content(Struct, gc=False):
+    size: int
+    mimeType: str
+    compression: int = 0
+    encoding: str = ""
+
+
+class CacheState(Struct, gc=False):
+    eTag: str
+    hitCount: int
+    lastAccess: Annotated[str, Meta(pattern=CACHE_DATE)]
+    expires: Annotated[str, Meta(pattern=CACHE_DATE)] = ""
+
+
+class Cache(Struct, gc=False):
+    beforeRequest: CacheState | None = None
+    afterRequest: CacheState | None = None
+
+
+class Timings(Struct, gc=False):
+    send: Phase
+    wait: Phase
+    receive: Phase
+    blocked: Phase = -1
+    dns: Phase = -1
+    connect: Phase = -1
+    ssl: Phase = -1
+
+
+class Request(Struct, gc=False):
+    method: str
+    url: Uri
+    httpVersion: str
+    cookies: list[Cookie]
+    headers: list[NameValue]
+    queryString: list[NameValue]
+    headersSize: int
+    bodySize: int
+    postData: PostData | UnsetType = UNSET
+
+
+class Response(Struct, gc=False):
+    status: int
+    statusText: str
+    httpVersion: str
+    cookies: list[Cookie]
+    headers: list[NameValue]
+    content: Content
+    redirectURL: str
+    headersSize: int
+    bodySize: int
+    # Custom fields are read leniently: tools write numbers as strings here.
+    transferSize: float | str | None = field(default=None, name="_transferSize")
+    error: str | None = field(default=None, name="_error")
+
+
+class Entry(Struct, gc=False):
+    startedDateTime: DateTime
+    time: Annotated[float, Meta(ge=0)]
+    request: Request
+    response: Response
+    cache: Cache
+    timings: Timings
+    pageref: str = ""
+    # "" is the default for an absent address; a present "" fails the pattern, as it should.
+    serverIPAddress: Annotated[str, Meta(pattern=IP)] = ""
+    connection: str = ""
+    comment: str = ""
+    resourceType: str | None = field(default=None, name="_resourceType")
+    error: str | None = field(default=None, name="_error")

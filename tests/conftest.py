@@ -1,0 +1,34 @@
+"""Shared fixtures: the HAR corpus beside the repository, and its JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "har-corpus"
+
+
+def corpus_files(pattern: str = "*.har") -> list[Path]:
+    return sorted(CORPUS.glob(pattern)) if CORPUS.is_dir() else []
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the HAR corpus is not at {CORPUS} (it lives in shared/, beside the repository)")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def har_schema(corpus):
+    """A Draft 6 validator for the har-schema 2.0.0 files, format checking on."""
+    from jsonschema import Draft6Validator, FormatChecker
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT6
+
+    folder = corpus / "schema"
+    resources = [(p.name, Resource(json.loads(p.read_text()), DRAFT6)) for p in folder.glob("*.json")]
+    root = json.loads((folder / "har.json").read_text())
+    return Draft6Validator(root, registry=Registry().with_resources(resources), format_checker=FormatChecker())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -59,13 +60,22 @@ _TYPE_BY_MIME = [
 ]
 
 
-def _resource_type(declared: str | None, mime: str) -> str:
-    if declared:
+def _resource_type(declared: object, mime: str) -> str:
+    if declared and isinstance(declared, str):
         return declared
     for needle, kind in _TYPE_BY_MIME:
         if needle in mime:
             return kind
     return "other"
+
+
+def _error(value: object) -> str | None:
+    """Tools write errors as text, or as objects (capture-har: {message, code})."""
+    if not value:
+        return None
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return value["message"]
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
 
 
 def _ms(values: Sequence[float]) -> np.ndarray:
@@ -97,10 +107,10 @@ def build(entries: Sequence[Entry], start: int = 0) -> pd.DataFrame:
     wire = np.asarray([r.headersSize + r.bodySize if r.headersSize >= 0 and r.bodySize >= 0 else np.nan
                        for r in resp], dtype="float64")
     status = [r.status for r in resp]
-    errors = [r.error or e.error or ("no response" if s == 0 else None)
+    errors = [_error(r.error or e.error) or ("no response" if s == 0 else None)
               for r, e, s in zip(resp, entries, status)]
     data = {
-        "started": pd.to_datetime([e.startedDateTime for e in entries], utc=True, format="ISO8601"),
+        "started": pd.to_datetime([e.startedDateTime for e in entries], utc=True, format="ISO8601").as_unit("ns"),
         "method": [r.method for r in req],
         "url": urls,
         "scheme": [(p[0] or "").lower() for p in parts],

@@ -9,7 +9,7 @@ the decode itself.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 
@@ -67,6 +67,7 @@ class Content(Struct, gc=False):
     mimeType: str
     compression: int = 0
     encoding: str = ""
+    file: str = field(default="", name="_file")  # Playwright: body in a side file
 
 
 class CacheState(Struct, gc=False):
@@ -113,9 +114,9 @@ class Response(Struct, gc=False):
     redirectURL: str
     headersSize: int
     bodySize: int
-    # Custom fields are read leniently: tools write numbers as strings here.
-    transferSize: float | str | None = field(default=None, name="_transferSize")
-    error: str | None = field(default=None, name="_error")
+    # Custom fields are never wrong: tools write numbers as strings, errors as objects.
+    transferSize: Any = field(default=None, name="_transferSize")
+    error: Any = field(default=None, name="_error")
 
 
 class Entry(Struct, gc=False):
@@ -130,5 +131,5 @@ class Entry(Struct, gc=False):
     serverIPAddress: Annotated[str, Meta(pattern=IP)] = ""
     connection: str = ""
     comment: str = ""
-    resourceType: str | None = field(default=None, name="_resourceType")
-    error: str | None = field(default=None, name="_error")
+    resourceType: Any = field(default=None, name="_resourceType")
+    error: Any = field(default=None, name="_error")

@@ -1,0 +1,25 @@
+"""necto_nb: capture, import, inspect and compare HTTP traffic as HAR 1.2 in Jupyter.
+
+    import necto_nb as nn
+    s = nn.read_har("devtools.har")
+    s.report, s.df
+    s.to_har("bug.har", rows=s.df[s.df.status >= 500], redact=True)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from necto_nb.har.redact import Redactor
+from necto_nb.har.report import HarError, Issue, Report
+from necto_nb.session import Session, concat, read_har
+
+__all__ = [
+    "HarError",
+    "Issue",
+    "Redactor",
+    "Report",
+    "Session",
+    "concat",
+    "read_har",
+]

@@ -1,0 +1,158 @@
+"""Redaction: replace credentials in an entry with a marker and count what was replaced.
+
+What counts as a secret is configurable: header names, cookie handling, query and form
+parameter names, JSON keys, and value shapes (JWTs, cloud keys) found anywhere in text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import msgspec
+
+MARKER = "[REDACTED]"
+
+SECRET_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "apikey",
+    "x-auth-token", "x-access-token", "x-csrf-token", "x-xsrf-token", "x-amz-security-token",
+    "x-goog-api-key", "x-functions-key", "ocp-apim-subscription-key", "x-vault-token", "private-token",
+    "x-gitlab-token", "x-shopify-access-token", "x-hub-signature", "x-hub-signature-256",
+})
+# A parameter, header or JSON key whose name says it holds a secret.
+SECRET_NAME = re.compile(
+    r"(pass(word|wd)?|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|auth|credential|session[-_]?id|"
+    r"sessid|signature|^sig$|^code$|private[-_]?key|client[-_]?secret|otp|ssn|card[-_]?number|cvv)",
+    re.I,
+)
+# Secret-shaped values, wherever they appear: JWTs, bearer tokens, well-known key formats.
+SECRET_VALUE = re.compile(
+    r"(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWT
+    r"|(?<=Bearer )[A-Za-z0-9._~+/=-]{8,}"  # bearer token in text
+    r"|AKIA[0-9A-Z]{16}"  # AWS access key id
+    r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub token
+    r"|github_pat_[A-Za-z0-9_]{30,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|sk_(live|test)_[A-Za-z0-9]{16,}"  # Stripe
+    r"|AIza[0-9A-Za-z_-]{35}"  # Google API key
+    r"|glpat-[A-Za-z0-9_-]{20,})"  # GitLab
+)
+
+
+@dataclass
+class Redactor:
+    """Replaces secrets in HAR entries; `summary()` says what it replaced, and how often."""
+
+    headers: frozenset[str] = SECRET_HEADERS
+    names: re.Pattern = SECRET_NAME
+    values: re.Pattern = SECRET_VALUE
+    marker: str = MARKER
+    cookies: bool = True  # every cookie value is a credential until shown otherwise
+    counts: Counter = field(default_factory=Counter)
+
+    def summary(self) -> dict:
+        return {"marker": self.marker, "replaced": dict(sorted(self.counts.items()))}
+
+    # -- pieces ------------------------------------------------------------------------
+
+    def _secret_name(self, name: str) -> bool:
+        return bool(self.names.search(name))
+
+    def text(self, value: str, what: str) -> str:
+        """Secret-shaped substrings of free text."""
+        replaced, n = self.values.subn(self.marker, value)
+        if n:
+            self.counts[what] += n
+        return replaced
+
+    def pairs(self, pairs: list, what: str, secret: callable) -> None:
+        for pair in pairs if isinstance(pairs, list) else ():
+            if not isinstance(pair, dict) or not isinstance(pair.get("value"), str):
+                continue
+            name = str(pair.get("name", ""))
+            if secret(name) and pair["value"] != self.marker:
+                pair["value"] = self.marker
+                self.counts[f"{what} {name.lower()}"] += 1
+            else:
+                pair["value"] = self.text(pair["value"], f"{what} {name.lower()}")
+
+    def url(self, url: str) -> str:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return self.text(url, "url")
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        secret = [name for name, _ in query if self._secret_name(name)]
+        if secret:  # rebuilt only when needed: re-encoding would change an innocent URL
+            self.counts.update(f"query {name.lower()}" for name in secret)
+            query = [(n, self.marker if self._secret_name(n) else v) for n, v in query]
+            parts = parts._replace(query=urlencode(query, safe="[]"))
+        netloc = parts.netloc
+        if "@" in netloc and ":" in netloc.partition("@")[0]:  # user:password@host
+            netloc = f"{netloc.partition(':')[0]}:{self.marker}@{netloc.partition('@')[2]}"
+            self.counts["url password"] += 1
+        return self.text(urlunsplit(parts._replace(netloc=netloc)), "url")
+
+    def json_value(self, value, what: str):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if self._secret_name(str(key)) and isinstance(inner, (str, int, float)) and inner != self.marker:
+                    value[key] = self.marker
+                    self.counts[f"{what} {key}"] += 1
+                else:
+                    value[key] = self.json_value(inner, what)
+        elif isinstance(value, list):
+            return [self.json_value(v, what) for v in value]
+        elif isinstance(value, str):
+            return self.text(value, what)
+        return value
+
+    def body(self, text: str, mime: str, what: str) -> str:
+        """JSON and form bodies by key; anything else by value shape."""
+        stripped = text.lstrip()
+        if "json" in mime or stripped[:1] in ("{", "["):
+            try:
+                parsed = msgspec.json.decode(text)
+            except (msgspec.DecodeError, RecursionError):
+                pass
+            else:
+                return msgspec.json.encode(self.json_value(parsed, f"{what} json")).decode()
+        if "x-www-form-urlencoded" in mime:
+            form = []
+            for name, value in parse_qsl(text, keep_blank_values=True):
+                if self._secret_name(name):
+                    self.counts[f"{what} form {name.lower()}"] += 1
+                    value = self.marker
+                form.append((name, value))
+            return urlencode(form)
+        return self.text(text, what)
+
+    # -- an entry ----------------------------------------------------------------------
+
+    def entry(self, entry: dict) -> dict:
+        """Redact `entry` in place (and return it)."""
+        header_secret = lambda name: name.lower() in self.headers or self._secret_name(name)  # noqa: E731
+        everything = lambda name: self.cookies  # noqa: E731
+        request = entry.get("request") or {}
+        response = entry.get("response") or {}
+        if isinstance(request.get("url"), str):
+            request["url"] = self.url(request["url"])
+        for message, side in ((request, "request"), (response, "response")):
+            self.pairs(message.get("headers"), f"{side} header", header_secret)
+            self.pairs(message.get("cookies"), f"{side} cookie", everything)
+        self.pairs(request.get("queryString"), "query", self._secret_name)
+        post = request.get("postData") or {}
+        self.pairs(post.get("params"), "form", self._secret_name)
+        if isinstance(post.get("text"), str) and post.get("encoding") != "base64":
+            post["text"] = self.body(post["text"], str(post.get("mimeType", "")), "request body")
+        content = response.get("content") or {}
+        if isinstance(content.get("text"), str) and content.get("encoding") != "base64":
+            content["text"] = self.body(content["text"], str(content.get("mimeType", "")), "response body")
+        if isinstance(response.get("redirectURL"), str) and response["redirectURL"]:
+            response["redirectURL"] = self.url(response["redirectURL"])
+        for message in entry.get("_webSocketMessages") or ():
+            if isinstance(message, dict) and isinstance(message.get("data"), str) and message.get("opcode") != 2:
+                message["data"] = self.body(message["data"], "", "websocket message")
+        return entry

@@ -1,0 +1,82 @@
+"""Where a HAR comes from: a path, gzip, mitmproxy's .zhar, bytes, a file object, a dict, a URL."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Union
+
+import orjson
+
+from necto_nb.har.report import HarError
+
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, dict]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    data: bytes
+    name: str  # what to call the source in messages and as the Session's default name
+    folder: Path | None  # where side files (`_file` bodies) may be read from
+
+
+def _decompress(data: bytes, name: str) -> bytes:
+    if data[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise HarError(f"{name}: gzip data is damaged ({exc})") from None
+    return data
+
+
+def _from_url(url: str) -> Loaded:
+    import httpx  # only when a URL is given: keeps `import necto_nb` light
+
+    try:
+        response = httpx.get(url, follow_redirects=True, timeout=30)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise HarError(f"{url}: could not fetch the HAR ({exc})") from None
+    name = url.rstrip("/").rsplit("/", 1)[-1] or url
+    return Loaded(_decompress(response.content, url), name, None)
+
+
+def load(source: Any) -> Loaded:
+    """The raw JSON bytes of `source`. A dict is serialised once, so one code path reads all."""
+    if isinstance(source, dict):
+        try:
+            return Loaded(orjson.dumps(source), "dict", None)
+        except TypeError as exc:
+            raise HarError(f"dict: not JSON-serialisable ({exc})") from None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return Loaded(_decompress(bytes(source), "bytes"), "bytes", None)
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        return _from_url(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise HarError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        data = _zhar(data, path) if path.suffix == ".zhar" else _decompress(data, str(path))
+        return Loaded(data, path.name, path.resolve().parent)
+    if hasattr(source, "read"):
+        data = source.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        name = Path(getattr(source, "name", "") or "file").name
+        folder = Path(source.name).resolve().parent if isinstance(getattr(source, "name", None), str) else None
+        return Loaded(_decompress(data, name), name, folder)
+    raise HarError(f"cannot read a HAR from {type(source).__name__}: give a path, bytes, a file, a dict or a URL")
+
+
+def _zhar(data: bytes, path: Path) -> bytes:
+    """mitmproxy writes .zhar as zlib-compressed HAR JSON (savehar addon)."""
+    try:
+        return zlib.decompress(data)
+    except zlib.error:
+        return _decompress(data, str(path))  # some tools gzip instead
+

@@ -1,0 +1,89 @@
+"""Write a HAR: entries spliced in as the bytes they came as, files replaced atomically."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from necto_nb.har.entries import Entries
+from necto_nb.har.redact import Redactor
+
+BODIES = ("all", "text", "none")
+# Per-entry work (redaction, body stripping) shows a progress bar past this many entries.
+_PROGRESS_FROM = 20_000
+
+
+@dataclass
+class Document:
+    """What to write: log fields, pages, and which entries."""
+
+    log: dict[str, Any]
+    pages: list[dict] | None  # None: the source had no pages key, and none were added
+    entries: Entries
+    positions: Sequence[int] | None = None
+
+    def encode(self, *, redact: bool | Redactor = False, bodies: str = "all", progress: bool | None = None) -> bytes:
+        if bodies not in BODIES:
+            raise ValueError(f"bodies must be one of {', '.join(BODIES)}, not {bodies!r}")
+        redactor = Redactor() if redact is True else (redact or None)
+        log = dict(self.log)
+        if redactor is None and bodies == "all":
+            array = self.entries.json_array(self.positions)  # as read: no decode, no re-encode
+        else:
+            array = self._transformed(redactor, bodies, progress)
+            if redactor is not None:
+                log["_redaction"] = redactor.summary()
+        if self.pages is not None:
+            log["pages"] = self.pages
+        log["entries"] = msgspec.Raw(array)
+        return msgspec.json.encode({"log": log})
+
+    def _transformed(self, redactor: Redactor | None, bodies: str, progress: bool | None) -> bytes:
+        positions = range(len(self.entries)) if self.positions is None else self.positions
+        if progress or (progress is None and len(positions) >= _PROGRESS_FROM):
+            from tqdm.auto import tqdm
+
+            positions = tqdm(positions, desc="export", unit="entry")
+        out = []
+        for i in positions:
+            entry = msgspec.json.decode(self.entries.raw(i))
+            if bodies != "all":
+                _drop_bodies(entry, keep_text=bodies == "text")
+            if redactor is not None:
+                redactor.entry(entry)
+            out.append(msgspec.json.encode(entry))
+        return b"[" + b",".join(out) + b"]"
+
+
+def _drop_bodies(entry: dict, keep_text: bool) -> None:
+    """Remove response bodies (all, or the binary ones), saying so in the content's comment."""
+    content = entry.get("response", {}).get("content", {})
+    if "text" in content and not (keep_text and content.get("encoding") != "base64"):
+        del content["text"]
+        content.pop("encoding", None)
+        content["comment"] = (content.get("comment", "") + " [body not exported]").strip()
+
+
+def atomic_write(path: Path, data: bytes) -> Path:
+    """Write `data` (gzip for .gz) so that `path` is either the old file or the whole new one."""
+    if path.suffix == ".gz":
+        data = gzip.compress(data, compresslevel=6)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

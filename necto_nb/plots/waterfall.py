@@ -1,0 +1,251 @@
+"""The timing waterfall: one lane per request, one bar per phase, one panel per session.
+
+Few traces, many points: a panel has one horizontal `go.Bar` per phase (each bar starts
+at its phase's `base`), one transparent bar per request that carries the hover text, and
+one marker trace per status class. A trace per request makes plotly.js slow long before
+10,000 requests; this shape stays fast there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from necto_nb.frame import PHASES as COLUMNS
+from necto_nb.plots.rows import pick
+from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, ms, size, wrap
+
+if TYPE_CHECKING:
+    from necto_nb.session import Session
+
+#: Status classes marked at the end of a request's bar: name -> (marker symbol, colour).
+STATUS_MARKS: dict[str, tuple[str, str]] = {
+    "failed": ("x-thin-open", "#000000"),
+    "3xx": ("circle-open", "#0072B2"),
+    "4xx": ("triangle-up", "#E69F00"),
+    "5xx": ("square", "#D55E00"),
+}
+# Page timing lines: the two that every tool writes get their own dash, the others dots.
+_DASH = {"onContentLoad": "dash", "onLoad": "solid"}
+_LANE_LABELS_UP_TO = 150  # more lanes than this and their tick labels only overlap
+_UNTIMED_MS = 1.0  # entry.time beyond the sum of its phases by less than this is rounding
+
+
+def waterfall(
+    sessions: Session | Sequence[Session],
+    *,
+    page: str | int | None = None,
+    rows: Any = None,
+    title: str | None = None,
+) -> go.Figure:
+    """A timing waterfall of one or several sessions, as a plotly Figure.
+
+    x is milliseconds since the start of `page` (a page id, or its position in
+    `session.pages`), else since the session's start; each session is measured from its
+    own start, so runs line up in panels that share the x axis. `rows` picks requests as
+    `Session.select` does (index labels, a boolean mask or a filtered frame); with several
+    sessions give a list with one selection (or None) per session. Page timings
+    (onContentLoad, onLoad, _firstPaint, ...) are labelled vertical lines; failed, 3xx,
+    4xx and 5xx requests are marked at the end of their bar.
+    """
+    group = [sessions] if hasattr(sessions, "df") else list(sessions)
+    if not group:
+        raise ValueError("waterfall() needs at least one session")
+    if rows is None:
+        picks = [None] * len(group)
+    elif hasattr(sessions, "df"):
+        picks = [rows]
+    else:
+        picks = list(rows)
+        if len(picks) != len(group):
+            raise ValueError(f"rows: {len(picks)} selections for {len(group)} sessions; "
+                             "give one per session (None for all of it)")
+    panels = [_place(s, page, r) for s, r in zip(group, picks)]
+
+    heights = np.array([max(len(p.frame), 3) for p in panels], dtype=float)
+    fig = make_subplots(
+        rows=len(panels),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=min(0.08, 0.3 / len(panels)),
+        subplot_titles=[escape(p.name, 120) for p in panels],
+        row_heights=list(heights / heights.sum()),
+    )
+    shapes: list[dict] = []
+    annotations = list(fig.layout.annotations)
+    legend: set[str] = set()
+    for i, panel in enumerate(panels, start=1):
+        traces = panel.traces(legend)
+        fig.add_traces(traces, rows=[i] * len(traces), cols=[1] * len(traces))
+        axis = "" if i == 1 else str(i)
+        lines, labels = panel.page_marks(f"x{axis}", f"y{axis} domain")
+        shapes += lines
+        annotations += labels
+        yaxis: dict[str, Any] = {"autorange": "reversed", "zeroline": False, "showgrid": False}
+        if len(panel.frame) <= _LANE_LABELS_UP_TO:
+            yaxis |= {"tickmode": "array", "tickvals": np.arange(len(panel.frame)).tolist(),
+                      "ticktext": panel.lane_labels(), "tickfont": {"size": 9}}
+        else:
+            yaxis |= {"showticklabels": False, "title": {"text": f"{len(panel.frame):,} requests"}}
+        fig.update_yaxes(yaxis, row=i, col=1)
+    fig.update_xaxes(rangemode="tozero")
+    fig.update_xaxes(title_text=panels[0].axis_title, row=len(panels), col=1)
+    fig.update_layout(
+        barmode="overlay",
+        hovermode="closest",
+        title={"text": escape(title)} if title else None,
+        height=int(min(1600, max(360, 160 + heights.sum() * 16))),
+        shapes=shapes,
+        annotations=annotations,
+        margin={"l": 10, "r": 10, "t": 60 if title else 40},
+        template="plotly_white",
+    )
+    return fig
+
+
+@dataclass
+class _Panel:
+    """One session's requests placed in time: what one panel of the waterfall draws."""
+
+    name: str
+    frame: pd.DataFrame  # the requests drawn, in order of their start
+    start: np.ndarray  # ms since the origin
+    spans: dict[str, np.ndarray]  # drawn phase -> ms (0 where it does not apply)
+    marks: list[tuple[float, str, str]]  # page timing lines: (x, label, dash)
+    axis_title: str
+
+    def traces(self, legend: set[str]) -> list[go.Bar | go.Scatter]:
+        lanes = np.arange(len(self.frame))
+        offset = self.start.copy()
+        total = sum(self.spans.values())
+        # A zero-length request still gets a sliver to hover on.
+        sliver = max(float(np.nanmax(self.start + total, initial=0.0)), 1.0) * 0.002
+        texts = np.asarray(self.hover(), dtype=object)
+        traces: list[go.Bar | go.Scatter] = [go.Bar(
+            orientation="h", base=self.start, x=np.maximum(total, sliver), y=lanes,
+            hovertext=texts, hoverinfo="text", marker={"color": "rgba(0,0,0,0)", "line": {"width": 0}},
+            name="request", showlegend=False,
+        )]
+        for phase, span in self.spans.items():
+            drawn = span > 0
+            traces.append(go.Bar(
+                orientation="h", base=offset[drawn], x=span[drawn], y=lanes[drawn],
+                marker={"color": PHASE_COLORS[phase], "line": {"width": 0}},
+                name=PHASE_LABELS[phase], legendgroup=phase, showlegend=phase not in legend,
+                hoverinfo="skip",
+            ))
+            legend.add(phase)
+            offset = offset + span
+        status = self.frame["status"].fillna(0).to_numpy("int64")
+        failed = (status == 0) | self.frame["error"].notna().to_numpy()
+        classes = {"failed": failed, "3xx": ~failed & (status >= 300) & (status < 400),
+                   "4xx": ~failed & (status >= 400) & (status < 500), "5xx": ~failed & (status >= 500)}
+        for cls, mask in classes.items():
+            if not mask.any():
+                continue
+            symbol, colour = STATUS_MARKS[cls]
+            traces.append(go.Scatter(
+                x=offset[mask], y=lanes[mask], mode="markers", hovertext=texts[mask], hoverinfo="text",
+                marker={"symbol": symbol, "color": colour, "size": 8, "line": {"width": 1.5, "color": colour}},
+                name=cls, legendgroup=cls, showlegend=cls not in legend,
+            ))
+            legend.add(cls)
+        return traces
+
+    def hover(self) -> list[str]:
+        """One label per request; every piece of HAR text in it escaped."""
+        f = self.frame
+        cols = [f[c].tolist() for c in ("method", "url", "status", "status_text", "response_size",
+                                         "transfer_size", "time", *COLUMNS, "error")]
+        texts = []
+        for method, url, status, status_text, body, wire, time, blocked, dns, connect, ssl, send, wait, \
+                receive, error in zip(*cols):
+            answer = "no response" if not status else f"{status} {escape(status_text, 60)}"
+            text = (f"<b>{escape(method, 20)}</b> {wrap(url)}<br>status {answer} · size {size(body)}"
+                    f" ({size(wire)} transferred) · total {ms(time)}<br>blocked {ms(blocked)} · dns {ms(dns)}"
+                    f" · connect {ms(connect)} (ssl {ms(ssl)})<br>send {ms(send)} · wait {ms(wait)}"
+                    f" · receive {ms(receive)}")
+            if isinstance(error, str):
+                text += f"<br>error: {escape(error, 200)}"
+            texts.append(text)
+        return texts
+
+    def lane_labels(self) -> list[str]:
+        paths = self.frame["path"].fillna("").str.split("?", n=1).str[0]
+        return [escape(f"{m} {p if len(p) <= 40 else '…' + p[-39:]}")
+                for m, p in zip(self.frame["method"].astype(str), paths)]
+
+    def page_marks(self, xref: str, yref: str) -> tuple[list[dict], list[dict]]:
+        lines, labels = [], []
+        for x, label, dash in self.marks:
+            lines.append({"type": "line", "xref": xref, "yref": yref, "x0": x, "x1": x, "y0": 0, "y1": 1,
+                          "line": {"color": "#333333", "width": 1, "dash": dash}})
+            labels.append({"xref": xref, "yref": yref, "x": x, "y": 1, "text": escape(label, 60),
+                           "showarrow": False, "textangle": -90, "xanchor": "right", "yanchor": "top",
+                           "font": {"size": 9, "color": "#333333"}})
+        return lines, labels
+
+
+def _when(page: dict) -> pd.Timestamp | None:
+    try:
+        return pd.Timestamp(page.get("startedDateTime")).tz_convert("UTC")
+    except (TypeError, ValueError):
+        return None
+
+
+def _page(session: Session, page: str | int) -> dict:
+    pages = session.pages
+    if isinstance(page, int) and not isinstance(page, bool):
+        if -len(pages) <= page < len(pages):
+            return pages[page]
+        raise ValueError(f"page={page}: session {session.name!r} has {len(pages)} pages")
+    for p in pages:
+        if p.get("id") == page:
+            return p
+    known = ", ".join(repr(p.get("id")) for p in pages[:10]) or "none"
+    raise ValueError(f"page={page!r} is not a page id of session {session.name!r} (its pages: {known})")
+
+
+def _place(session: Session, page: str | int | None, rows: Any) -> _Panel:
+    df = session.df
+    frame = pick(df, rows, session.name)
+    if page is not None:
+        chosen = _page(session, page)
+        frame = frame[frame["page"] == chosen.get("id")]
+        marked, origin, axis = [chosen], _when(chosen), "ms since the start of the page"
+    else:
+        marked, axis = list(session.pages), "ms since the start of the session"
+        starts = [t for t in (_when(p) for p in marked) if t is not None]
+        if len(df):
+            starts.append(df["started"].min())
+        origin = min((t for t in starts if not pd.isna(t)), default=None)
+    frame = frame.sort_values("started", kind="stable")
+    if origin is None or pd.isna(origin):
+        origin = frame["started"].min()
+    start = ((frame["started"] - origin) / pd.Timedelta(milliseconds=1)).to_numpy("float64", na_value=np.nan)
+
+    raw = {p: np.nan_to_num(frame[p].to_numpy("float64", na_value=np.nan), nan=0.0).clip(min=0)
+           for p in COLUMNS}
+    spans = dict(raw)
+    spans["connect"] = (raw["connect"] - raw["ssl"]).clip(min=0)  # HAR: connect includes ssl
+    timed = sum(spans.values())
+    untimed = np.nan_to_num(frame["time"].to_numpy("float64", na_value=np.nan), nan=0.0) - timed
+    if (untimed > _UNTIMED_MS).any():
+        spans["untimed"] = np.where(untimed > _UNTIMED_MS, untimed, 0.0)
+
+    marks = []
+    for p in marked:
+        shift = 0.0 if page is not None else ((_when(p) or origin) - origin) / pd.Timedelta(milliseconds=1)
+        suffix = f" ({p.get('id')})" if len(marked) > 1 else ""
+        if len(marked) > 1:
+            marks.append((shift, f"page {p.get('id')}", "dot"))
+        for name, value in (p.get("pageTimings") or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf"):
+                marks.append((shift + float(value), name + suffix, _DASH.get(name, "dot")))
+    return _Panel(session.name, frame, start, spans, marks, axis)

@@ -1,0 +1,262 @@
+"""Session: a HAR log held losslessly, its traffic frame, and a selection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import pandas as pd
+
+from necto_nb import frame
+from necto_nb.har import body, model, write
+from necto_nb.har.entries import Entries
+from necto_nb.har.read import Parsed, parse, repair_entry
+from necto_nb.har.repair import Repairer
+from necto_nb.har.report import HarError, Report
+
+if TYPE_CHECKING:
+    from necto_nb.capture import Proxy
+    from necto_nb.widgets import TrafficGrid
+
+Rows = Any  # index labels, a boolean mask, or a filtered frame
+_entry_decoder = msgspec.json.Decoder(model.Entry)
+
+
+class Session:
+    """Entries, pages and log metadata of one HAR, and the frame derived from them.
+
+    Entries keep every field they came with; `df` is derived, one row per entry, and its
+    index is the entry's position, so filtering the frame names entries to export.
+    Appending (`extend`) is thread-safe: a capture fills a Session while you read `df`.
+    """
+
+    def __init__(self, name: str = "session", entries: Iterable[dict | bytes] = (), *,
+                 pages: Iterable[dict] = (), log: dict | None = None) -> None:
+        self.name = name
+        self.log: dict = {"version": "1.2", "creator": {"name": "necto_nb", "version": _version()}}
+        self.log.update(log or {})
+        self.pages: list[dict] = []
+        self.report = Report()
+        self.folder: Path | None = None
+        self._entries = Entries()
+        self._frames: list[pd.DataFrame] = []
+        self._df: pd.DataFrame | None = None
+        self._selected: list[int] = []
+        self._side_files: dict[int, str] = {}
+        self._pages_absent = False
+        self._observers: list[Callable[[Session], None]] = []
+        self._lock = threading.RLock()
+        self.extend(entries, pages)
+
+    @classmethod
+    def _from_parsed(cls, parsed: Parsed) -> Session:
+        session = cls(parsed.name, log=parsed.log)
+        session.log = parsed.log
+        session.pages = parsed.pages
+        session.report = parsed.report
+        session.folder = parsed.folder
+        session._entries = parsed.entries
+        session._side_files = parsed.side_files
+        session._pages_absent = parsed.pages_absent
+        session._frames = [frame.build(parsed.views)]
+        return session
+
+    # -- contents ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def entries(self) -> Entries:
+        """The entries as HAR dicts, decoded on demand (each access gives a fresh dict)."""
+        return self._entries
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """One row per entry; see `necto_nb.frame.COLUMNS`. A snapshot: safe to keep."""
+        with self._lock:
+            if self._df is None:
+                self._df = frame.concat(self._frames)
+                self._frames = [self._df]
+            return self._df
+
+    def extend(self, entries: Iterable[dict | bytes], pages: Iterable[dict] = ()) -> None:
+        """Append entries (dicts or JSON bytes), checked and repaired as on import."""
+        pages = [dict(p) for p in pages]
+        encoded = [e if isinstance(e, (bytes, bytearray, memoryview)) else msgspec.json.encode(e) for e in entries]
+        if not encoded and not pages:
+            return
+        with self._lock:
+            start = len(self._entries)
+            views, raws = [], []
+            repairer = Repairer(self.report)
+            for i, raw in enumerate(encoded, start):
+                try:
+                    views.append(_entry_decoder.decode(raw))
+                    raws.append(raw)
+                except msgspec.DecodeError:
+                    fixed = repair_entry(raw, f"log.entries[{i}]", repairer)
+                    if fixed is None:
+                        self.log.setdefault("_invalidEntries", []).append(msgspec.json.decode(raw))
+                        continue
+                    views.append(fixed[0])
+                    raws.append(fixed[1])
+            known = {p.get("id") for p in self.pages}
+            self.pages.extend(p for p in pages if p.get("id") not in known)
+            self._entries.append_raws(raws)
+            if views:
+                self._frames.append(frame.build(views, start=start))
+                self._df = None
+        self._notify()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries = Entries()
+            self._frames, self._df = [], None
+            self.pages, self._selected, self._side_files = [], [], {}
+        self._notify()
+
+    # -- selection ---------------------------------------------------------------------
+
+    @property
+    def selection(self) -> pd.DataFrame:
+        """The selected rows of `df` (what the grid shows as selected)."""
+        df = self.df
+        return df.loc[[i for i in self._selected if i in df.index]]
+
+    @selection.setter
+    def selection(self, rows: Rows) -> None:
+        self.select(rows)
+
+    def select(self, rows: Rows) -> None:
+        self._selected = self._positions(rows)
+        self._notify()
+
+    def _positions(self, rows: Rows) -> list[int]:
+        """Entry positions from index labels, a boolean mask or a filtered frame."""
+        if rows is None:
+            return list(range(len(self)))
+        if isinstance(rows, pd.DataFrame):
+            rows = rows.index
+        if isinstance(rows, slice):
+            return list(range(len(self)))[rows]
+        if isinstance(rows, (int,)):
+            rows = [rows]
+        values = pd.Index(rows) if not isinstance(rows, pd.Series) else rows
+        if values.dtype == bool:
+            mask = values.to_numpy() if isinstance(values, pd.Index) else values.reindex(self.df.index, fill_value=False).to_numpy()
+            if len(mask) != len(self):
+                raise ValueError(f"a boolean mask of length {len(mask)} for a session of {len(self)} entries")
+            return [i for i, chosen in enumerate(mask) if chosen]
+        positions = [int(i) for i in values]
+        bad = [i for i in positions if not 0 <= i < len(self)]
+        if bad:
+            raise IndexError(f"no entry {bad[0]} in a session of {len(self)} entries")
+        return positions
+
+    # -- observers ---------------------------------------------------------------------
+
+    def observe(self, callback: Callable[[Session], None]) -> Callable[[], None]:
+        """Call `callback(session)` after every change (from whichever thread made it)."""
+        self._observers.append(callback)
+        return lambda: self._observers.remove(callback) if callback in self._observers else None
+
+    def _notify(self) -> None:
+        for callback in list(self._observers):
+            callback(self)
+
+    # -- bodies ------------------------------------------------------------------------
+
+    def response_body(self, i: int) -> bytes | None:
+        """Entry `i`'s response body, decoded (base64, side file); None if not recorded."""
+        return body.response_body(self._entries[i], self.folder)
+
+    def request_body(self, i: int) -> bytes | None:
+        return body.request_body(self._entries[i])
+
+    # -- export ------------------------------------------------------------------------
+
+    def to_har(self, path: str | Path | None = None, *, rows: Rows = None, redact: bool | Any = False,
+               bodies: str = "all", progress: bool | None = None) -> dict | Path:
+        """The HAR of all entries (or `rows`) as a dict, or written to `path` (.har, .har.gz).
+
+        `redact=True` replaces credentials with a marker (`necto_nb.har.redact.Redactor`
+        configures what counts); `bodies` is "all", "text" (drop binary bodies) or "none".
+        Only the pages the exported entries refer to are written.
+        """
+        with self._lock:
+            positions = None if rows is None else self._positions(rows)
+            chosen = self.df if positions is None else self.df.loc[positions]
+            refs = set(chosen["page"].dropna())
+            pages = self.pages if positions is None else [p for p in self.pages if p.get("id") in refs]
+            log = {k: v for k, v in self.log.items() if k != "_invalidEntries" or positions is None}
+            if self._pages_absent and not pages:
+                pages = None  # the source had no pages key: write none back
+            document = write.Document(log, pages, self._entries, positions)
+        data = document.encode(redact=redact, bodies=bodies, progress=progress)
+        if path is None:
+            return msgspec.json.decode(data)
+        return write.atomic_write(Path(path), data)
+
+    # -- doors to the heavier parts (imported only when used) --------------------------
+
+    def capture(self, **options: Any) -> Proxy:
+        """Start a proxy that records into this Session; see `necto_nb.capture.start`."""
+        from necto_nb.capture import start
+
+        return start(self, **options)
+
+    def grid(self, **options: Any) -> TrafficGrid:
+        from necto_nb.widgets import TrafficGrid
+
+        return TrafficGrid(self, **options)
+
+    # -- combining and showing ---------------------------------------------------------
+
+    def __add__(self, other: Session) -> Session:
+        return concat([self, other])
+
+    def __repr__(self) -> str:
+        creator = self.log.get("creator", {})
+        made = f" from {creator.get('name')} {creator.get('version', '')}".rstrip() if isinstance(creator, dict) else ""
+        issues = f", {len(self.report)} report item(s)" if self.report else ""
+        return f"<Session {self.name!r}: {len(self)} entries, {len(self.pages)} pages{made}{issues}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(repr(self))}</p>" + self.df.head(20)._repr_html_()
+
+
+def concat(sessions: Sequence[Session], name: str | None = None) -> Session:
+    """One Session with the entries and pages of all of `sessions`, in order."""
+    if not sessions:
+        raise ValueError("concat needs at least one Session")
+    first = sessions[0]
+    combined = Session(name or " + ".join(s.name for s in sessions), log=dict(first.log))
+    for session in sessions:
+        raws = [session.entries.raw(i) for i in range(len(session))]
+        combined.extend([bytes(r) for r in raws], session.pages)
+        combined.report.extend(session.report)
+    return combined
+
+
+def read_har(source: Any, *, name: str | None = None, strict: bool = False) -> Session:
+    """Read a HAR file (path, .har.gz, .zhar, bytes, file object, dict or http(s) URL).
+
+    Spec breaks found in real files are repaired and listed in `session.report` with their
+    JSON path; `strict=True` raises `HarError` instead. An unreadable file raises `HarError`.
+    """
+    return Session._from_parsed(parse(source, strict=strict, name=name))
+
+
+def _version() -> str:
+    from necto_nb import __version__
+
+    return __version__
+
+
+__all__ = ["Session", "concat", "read_har", "HarError"]

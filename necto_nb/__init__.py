@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from necto_nb.har.redact import Redactor
 from necto_nb.har.report import HarError, Issue, Report
 from necto_nb.session import Session, concat, read_har
+from necto_nb.urlscan import UrlscanError, read_urlscan
 
 __all__ = [
     "HarError",
@@ -22,4 +23,18 @@ __all__ = [
     "Session",
     "concat",
     "read_har",
+    "read_urlscan",
+    "UrlscanError",
+    "demo",
 ]
+
+# Submodules that cost an import (the demo site pulls in tornado) load on first use.
+_LAZY = {"demo": "necto_nb.demo"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(_LAZY[name])
+    raise AttributeError(f"module 'necto_nb' has no attribute {name!r}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -39,6 +41,11 @@ def test_serve_binds_loopback_on_a_free_port(site):
 
 def test_demo_is_reachable_from_the_package():
     assert nn.demo.serve is serve
+
+
+def test_importing_the_package_does_not_load_the_demo_server():
+    code = "import sys, necto_nb; assert 'tornado' not in sys.modules and 'necto_nb.demo' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_page_references_css_js_and_images_that_all_exist(client):

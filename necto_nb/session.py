@@ -13,7 +13,7 @@ import pandas as pd
 from necto_nb import frame
 from necto_nb.har import body, model, write
 from necto_nb.har.entries import Entries
-from necto_nb.har.read import Parsed, parse, repair_entry
+from necto_nb.har.read import parse, paused_gc, repair_entry
 from necto_nb.har.repair import Repairer
 from necto_nb.har.report import HarError, Report
 
@@ -45,23 +45,19 @@ class Session:
         self._frames: list[pd.DataFrame] = []
         self._df: pd.DataFrame | None = None
         self._selected: list[int] = []
-        self._side_files: dict[int, str] = {}
         self._pages_absent = False
         self._observers: list[Callable[[Session], None]] = []
         self._lock = threading.RLock()
         self.extend(entries, pages)
 
     @classmethod
-    def _from_parsed(cls, parsed: Parsed) -> Session:
-        session = cls(parsed.name, log=parsed.log)
-        session.log = parsed.log
-        session.pages = parsed.pages
-        session.report = parsed.report
-        session.folder = parsed.folder
-        session._entries = parsed.entries
-        session._side_files = parsed.side_files
-        session._pages_absent = parsed.pages_absent
-        session._frames = [frame.build(parsed.views)]
+    def _read(cls, source: Any, name: str | None, strict: bool) -> Session:
+        frames: list[pd.DataFrame] = []
+        parsed = parse(source, lambda views, start: frames.append(frame.build(views, start)), strict=strict, name=name)
+        session = cls(parsed.name)
+        session.log, session.pages, session.report = parsed.log, parsed.pages, parsed.report
+        session.folder, session._pages_absent = parsed.folder, parsed.pages_absent
+        session._entries, session._frames = parsed.entries, frames
         return session
 
     # -- contents ----------------------------------------------------------------------
@@ -116,7 +112,7 @@ class Session:
         with self._lock:
             self._entries = Entries()
             self._frames, self._df = [], None
-            self.pages, self._selected, self._side_files = [], [], {}
+            self.pages, self._selected = [], []
         self._notify()
 
     # -- selection ---------------------------------------------------------------------
@@ -250,7 +246,8 @@ def read_har(source: Any, *, name: str | None = None, strict: bool = False) -> S
     Spec breaks found in real files are repaired and listed in `session.report` with their
     JSON path; `strict=True` raises `HarError` instead. An unreadable file raises `HarError`.
     """
-    return Session._from_parsed(parse(source, strict=strict, name=name))
+    with paused_gc():  # the typed views are many small acyclic objects: see har.read
+        return Session._read(source, name, strict)
 
 
 def _version() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from msgspec import UNSET, Meta, Struct, UnsetType, field
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
 
 # RFC 3339 as the HAR schema's `date-time` format wants it: a zone is required.
 DATE_TIME = (
@@ -60,6 +60,7 @@ class Param(Struct, gc=False):
 class PostData(Struct, gc=False):
     mimeType: str
     params: list[Param] = []
+    text: Raw = Raw(b"")
 
 
 class Content(Struct, gc=False):
@@ -67,6 +68,8 @@ class Content(Struct, gc=False):
     mimeType: str
     compression: int = 0
     encoding: str = ""
+    # Raw: a view into the file, not a copy of the body (`read.body_text_ok` checks it).
+    text: Raw = Raw(b"")
     file: str = field(default="", name="_file")  # Playwright: body in a side file
 
 

@@ -1,22 +1,25 @@
 """Read a HAR: bytes in, validated entries, metadata and a report out.
 
-The fast path decodes `log.entries` once into typed views (`model.Entry`), which checks
-every entry against HAR 1.2 in C. Only when that fails are the entries split and the
-failing ones repaired one by one in Python (`repair.Repairer`).
+Each entry is decoded into a typed view (`model.Entry`), which checks it against HAR 1.2
+in C without building dicts. Only an entry that fails is decoded into Python objects and
+repaired (`repair.Repairer`); the views go, a chunk at a time, to whoever builds the frame.
 """
 
 from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 
 from necto_nb.har import model
+from necto_nb.har.body import side_file
 from necto_nb.har.entries import Entries
 from necto_nb.har.repair import Repairer, check_base64
 from necto_nb.har.report import HarError, Report
@@ -25,46 +28,37 @@ from necto_nb.har.source import load
 _BOM = b"\xef\xbb\xbf"
 _JSONP = re.compile(rb"^\s*([A-Za-z_$][\w$.]*)\s*\((.*)\)\s*;?\s*$", re.S)
 _OFFSET = re.compile(r"\(byte (\d+)\)")
-_entries_decoder = msgspec.json.Decoder(list[model.Entry])
+_split = msgspec.json.Decoder(list[msgspec.Raw])
 _entry_decoder = msgspec.json.Decoder(model.Entry)
 _fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _log_fields = msgspec.json.Decoder(dict[str, dict[str, msgspec.Raw]])
 _any = msgspec.json.Decoder()
 _any_raw = msgspec.json.Decoder(msgspec.Raw)
+_string = msgspec.json.Decoder(str)
 
 
-class _Text(msgspec.Struct, gc=False, frozen=True):
-    text: str = ""
+#: Entries are decoded and handed on in chunks, so the typed views of only one chunk
+#: exist at a time: import memory stays near the file's size.
+CHUNK = 4096
 
-
-class _Content(msgspec.Struct, gc=False, frozen=True):
-    content: _Text = _Text()
-
-
-class _Body(msgspec.Struct, gc=False):
-    response: _Content = _Content()
-
-
-_body_decoder = msgspec.json.Decoder(_Body)
+Sink = Callable[[list[model.Entry], int], None]
 
 
 @dataclass
 class Parsed:
-    """A HAR read and checked: what a Session is made of."""
+    """A HAR read and checked: what a Session is made of (its frame came through the sink)."""
 
     name: str
     log: dict[str, Any]  # every log field but entries and pages, as read (and repaired)
     pages: list[dict]
     entries: Entries
-    views: list[model.Entry]  # typed view of each entry, for the frame
     report: Report
     folder: Path | None = None
-    side_files: dict[int, str] = field(default_factory=dict)
     pages_absent: bool = False  # the file had no log.pages (written back the same way)
 
 
 @contextmanager
-def _no_gc():
+def paused_gc():
     """Decoding allocates millions of acyclic objects; collecting during it only costs time."""
     enabled = gc.isenabled()
     gc.disable()
@@ -139,68 +133,124 @@ def _fields_of(raw: Any, name: str, path: str, quiet: bool = False) -> dict | No
 
 
 def _json_kind(raw: Any) -> str:
-    first = bytes(raw[:1]) if not isinstance(raw, (dict, list)) else b""
+    first = bytes(memoryview(raw)[:1]) if not isinstance(raw, (dict, list)) else b""
     return {b"[": "a list", b'"': "a string", b"n": "null", b"t": "a boolean", b"f": "a boolean"}.get(
         first, "a number" if first[:1].isdigit() or first == b"-" else "not an object")
 
 
-def parse(source: Any, *, strict: bool = False, name: str | None = None) -> Parsed:
+def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = None) -> Parsed:
+    """Read `source`; `sink(views, start)` receives the typed views of each chunk of entries."""
     loaded = load(source)
     name = name or loaded.name
     report = Report()
     data = _unwrap(loaded.data, report)
-    with _no_gc():
-        try:
-            top = _log_fields.decode(data)  # the usual {"log": {...}} in one pass
-        except (msgspec.DecodeError, RecursionError):  # unusual shape, or not JSON: say where
-            top = _fields_of(_decode(_any_raw, data, name, "the file"), name, "the top level")
-        log = _find_log(top, name, report)
-        if "entries" not in log:
-            report.add("error", "log.entries", "log.entries is missing", "cannot read traffic")
-            raise HarError.from_issues(report, name)
-        entries_raw = log.pop("entries")
-        meta = {key: _decode(_any, raw, name, f"log.{key}") for key, raw in log.items()}
-        repairer = Repairer(report)
-        repairer.log(meta)
-        pages = meta.pop("pages", [])
-        entries, views = _read_entries(entries_raw, name, report, repairer, meta)
-    parsed = Parsed(name, meta, [], entries, views, report, loaded.folder, pages_absent="pages" not in log)
-    parsed.pages = _read_pages(pages, views, report, repairer, meta)
-    _cross_check(parsed)
+    try:
+        top = _log_fields.decode(data)  # the usual {"log": {...}} in one pass
+    except (msgspec.DecodeError, RecursionError):  # unusual shape, or not JSON: say where
+        top = _fields_of(_decode(_any_raw, data, name, "the file"), name, "the top level")
+    log = _find_log(top, name, report)
+    if "entries" not in log:
+        report.add("error", "log.entries", "log.entries is missing", "cannot read traffic")
+        raise HarError.from_issues(report, name)
+    entries_raw = log.pop("entries")
+    meta = {key: _decode(_any, raw, name, f"log.{key}") for key, raw in log.items()}
+    repairer = Repairer(report)
+    repairer.log(meta)
+    pages = meta.pop("pages", [])
+    if not isinstance(pages, list):
+        meta["_pages"] = pages
+        report.add("warning", "log.pages", "log.pages is not a list", "kept as log._pages; no pages")
+        pages = []
+    checks = _Checks(report, {p.get("id") for p in pages if isinstance(p, dict)}, loaded.folder)
+    entries = _read_entries(entries_raw, name, repairer, meta, lambda views, start: (checks(views, start), sink(views, start)))
+    parsed = Parsed(name, meta, _read_pages(pages, checks.first_seen, repairer, meta), entries, report,
+                    loaded.folder, pages_absent="pages" not in log)
+    if not len(entries):
+        report.add("warning", "log.entries", "no entries", "a valid HAR with no traffic")
     if strict and (report.errors or report.warnings):
         raise HarError.from_issues([i for i in report if i.severity != "info"], name)
     return parsed
 
 
-def _read_entries(raw: msgspec.Raw, name: str, report: Report, repairer: Repairer, meta: dict):
+def _read_entries(raw: msgspec.Raw, name: str, repairer: Repairer, meta: dict, sink: Sink) -> Entries:
     try:
-        views = _entries_decoder.decode(raw)
-        return Entries(raw, len(views)), views
-    except (msgspec.ValidationError, RecursionError):
-        pass  # some entry breaks HAR 1.2: find which, and repair those
-    try:
-        raws = msgspec.json.decode(raw, type=list[msgspec.Raw])
+        raws = _split.decode(raw)
     except msgspec.ValidationError:
-        raise HarError(f"{name}: log.entries is {_json_kind(raw)}, not a list",
-                       [*report]) from None
-    entries, views, invalid = Entries(), [], []
-    for i, one in enumerate(raws):
-        try:
-            views.append(_entry_decoder.decode(one))
-            entries.append_raws([one])
-            continue
-        except (msgspec.ValidationError, RecursionError):
-            pass
-        fixed = repair_entry(one, f"log.entries[{i}]", repairer)
-        if fixed is None:
-            invalid.append(_decode(_any, one, name, f"log.entries[{i}]"))
-            continue
-        view, data = fixed
-        views.append(view)
-        entries.append_raws([data])
+        raise HarError(f"{name}: log.entries is {_json_kind(raw)}, not a list", [*repairer.report]) from None
+    kept, invalid, repaired = [], [], False
+    for first in range(0, len(raws), CHUNK):
+        views, start = [], len(kept)
+        for i in range(first, min(first + CHUNK, len(raws))):
+            view = _try_decode(raws[i])
+            if view is not None and _texts_ok(view):
+                views.append(view)
+                kept.append(raws[i])
+                continue
+            repaired = True
+            fixed = repair_entry(raws[i], f"log.entries[{i}]", repairer)
+            if fixed is None:
+                invalid.append(_decode(_any, raws[i], name, f"log.entries[{i}]"))
+                continue
+            views.append(fixed[0])
+            kept.append(fixed[1])
+        sink(views, start)
     if invalid:
         meta["_invalidEntries"] = invalid
-    return entries, views
+    return Entries(kept, array=None if repaired else raw)
+
+
+def _try_decode(raw: msgspec.Raw) -> model.Entry | None:
+    try:
+        return _entry_decoder.decode(raw)
+    except (msgspec.ValidationError, RecursionError):
+        return None
+
+
+def _texts_ok(view: model.Entry) -> bool:
+    """Bodies are kept as raw JSON, unchecked by the decode: they must be strings."""
+    text = view.response.content.text
+    if text and memoryview(text)[:1] != b'"':
+        return False
+    post = view.request.postData
+    return post is UNSET or not post.text or memoryview(post.text)[:1] == b'"'
+
+
+class _Checks:
+    """What one entry alone cannot show: references to pages, undecodable bodies, failures."""
+
+    def __init__(self, report: Report, page_ids: set, folder: Path | None) -> None:
+        self.report = report
+        self.page_ids = page_ids
+        self.folder = folder
+        self.first_seen: dict[str, str] = {}  # pageref -> its first entry's start
+
+    def __call__(self, views: list[model.Entry], start: int) -> None:
+        report = self.report
+        for i, view in enumerate(views, start):
+            if view.pageref:
+                self.first_seen.setdefault(view.pageref, view.startedDateTime)
+                if view.pageref not in self.page_ids:
+                    report.add("warning", f"log.entries[{i}].pageref",
+                               f"refers to page {view.pageref!r}, which is not in log.pages", "kept")
+            response = view.response
+            if response.status == 0:
+                report.add("info", f"log.entries[{i}].response.status", "status 0: no response was received",
+                           f"error: {response.error or view.error or 'not given'}")
+            if response.content.encoding == "base64" and not check_base64(_string.decode(response.content.text)):
+                report.add("warning", f"log.entries[{i}].response.content.text", "content is marked base64 but is not",
+                           "kept as is; the body cannot be decoded")
+            if response.content.file:
+                self._side_file(response.content.file, f"log.entries[{i}].response.content._file")
+
+    def _side_file(self, name: str, path: str) -> None:
+        try:
+            found = side_file(self.folder, name).is_file()
+        except HarError as exc:
+            self.report.add("warning", path, str(exc), "body unavailable")
+            return
+        if not found:
+            self.report.add("warning", path, f"the body is in side file {name!r}, which is not beside the HAR",
+                            "body unavailable")
 
 
 def repair_entry(raw: Any, path: str, repairer: Repairer) -> tuple[model.Entry, bytes] | None:
@@ -222,44 +272,16 @@ def repair_entry(raw: Any, path: str, repairer: Repairer) -> tuple[model.Entry, 
         return None
 
 
-def _read_pages(pages: Any, views: list[model.Entry], report: Report, repairer: Repairer, meta: dict) -> list[dict]:
-    if not isinstance(pages, list):
-        meta["_pages"] = pages
-        report.add("warning", "log.pages", "log.pages is not a list", "kept as log._pages; no pages")
-        return []
-    first_seen: dict[str, str] = {}
-    for view in views:
-        if view.pageref and view.pageref not in first_seen:
-            first_seen[view.pageref] = view.startedDateTime
+def _read_pages(pages: list, first_seen: dict[str, str], repairer: Repairer, meta: dict) -> list[dict]:
     kept = []
     for i, page in enumerate(pages):
         if not isinstance(page, dict):
             meta.setdefault("_invalidPages", []).append(page)
-            report.add("warning", f"log.pages[{i}]", "a page must be an object", "kept in log._invalidPages")
+            repairer.report.add("warning", f"log.pages[{i}]", "a page must be an object", "kept in log._invalidPages")
             continue
         repairer.page(page, f"log.pages[{i}]", first_seen.get(page.get("id")))
         kept.append(page)
-    return kept
-
-
-def _cross_check(parsed: Parsed) -> None:
-    report = parsed.report
-    if not parsed.views:
-        report.add("warning", "log.entries", "no entries", "a valid HAR with no traffic")
-    ids = [p["id"] for p in parsed.pages]
+    ids = [p["id"] for p in kept]
     if len(set(ids)) != len(ids):
-        report.add("warning", "log.pages", "page ids are not unique", "entries refer to the first")
-    known = set(ids)
-    for i, view in enumerate(parsed.views):
-        if view.pageref and view.pageref not in known:
-            report.add("warning", f"log.entries[{i}].pageref", f"refers to page {view.pageref!r}, which is not in log.pages",
-                       "kept")
-        if view.response.status == 0:
-            report.add("info", f"log.entries[{i}].response.status", "status 0: no response was received",
-                       f"error: {view.response.error or view.error or 'not given'}")
-        content = view.response.content
-        if content.encoding == "base64" and not check_base64(_body_decoder.decode(parsed.entries.raw(i)).response.content.text):
-            report.add("warning", f"log.entries[{i}].response.content.text", "content is marked base64 but is not",
-                       "kept as is; the body cannot be decoded")
-        if content.file:
-            parsed.side_files[i] = content.file
+        repairer.report.add("warning", "log.pages", "page ids are not unique", "entries refer to the first")
+    return kept

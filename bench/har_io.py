@@ -1,0 +1,167 @@
+"""Import and export speed and memory, side by side with the peers, on one generated file.
+
+    python3 bench/har_io.py                 # 50,000 entries (~100 MB), prints a table
+    python3 bench/har_io.py --write-docs    # and updates docs/benchmarks.md
+
+Each timing is the best of --repeat runs, alternating contenders, so load from other
+processes hurts all of them alike. Every contender starts from the path on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+import necto_nb as nn  # noqa: E402
+from necto_nb.frame import COLUMNS  # noqa: E402
+
+SECTION = "## Import and export"
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def haralyzer_frame(path: Path):
+    """What a haralyzer user writes to get the same columns: its object model, gathered."""
+    import pandas as pd
+    from haralyzer import HarParser
+
+    parser = HarParser(json.loads(path.read_bytes()))
+    rows = []
+    for page in parser.pages:
+        for e in page.entries:
+            t = e.timings
+            rows.append({
+                "started": e.startTime, "method": e.request.method, "url": e.request.url,
+                "host": e.request.host, "status": e.response.status, "mime_type": e.response.mimeType,
+                "time": e.time, "response_size": e.response.bodySize,
+                **{k: t.get(k) for k in ("blocked", "dns", "connect", "ssl", "send", "wait", "receive")},
+            })
+    return pd.DataFrame(rows)
+
+
+def json_normalize_frame(path: Path):
+    import pandas as pd
+
+    return pd.json_normalize(orjson.loads(path.read_bytes())["log"]["entries"])
+
+
+MEMORY_PROBE = """
+import gc, sys, psutil
+sys.path.insert(0, {root!r})
+import necto_nb as nn
+process = psutil.Process()
+gc.collect(); before = process.memory_info().rss
+session = nn.read_har({path!r}); df = session.df
+gc.collect(); after = process.memory_info().rss
+exported = session.to_har()  # still lossless: every entry comes back
+assert len(exported["log"]["entries"]) == len(session)
+print(after - before)
+"""
+
+
+def resident_growth(path: Path) -> int:
+    """Bytes of resident memory a fresh interpreter gains by importing `path` (frame built)."""
+    code = MEMORY_PROBE.format(root=str(HERE.parent), path=str(path))
+    return int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+
+
+def run(entries: int, repeat: int, peers: bool) -> list[tuple[str, str, str]]:
+    folder = Path(tempfile.mkdtemp(prefix="necto-bench-"))
+    path = folder / "big.har"
+    path.write_bytes(orjson.dumps(generate.generate(entries)))
+    size = path.stat().st_size
+    rows: list[tuple[str, str, str]] = []
+
+    ours = best(lambda: nn.read_har(path).df, repeat)
+    loads = best(lambda: orjson.loads(path.read_bytes()), repeat)
+    rows.append(("`read_har(path).df`", f"{ours:.2f} s", f"{len(COLUMNS)} columns, report, lossless entries"))
+    rows.append(("`orjson.loads(path.read_bytes())`", f"{loads:.2f} s", f"**{loads / ours:.1f}x** slower than ours (target ≥ 3x)"))
+    if peers:
+        haralyzer = best(lambda: haralyzer_frame(path), 1)
+        rows.append(("haralyzer objects gathered into a frame", f"{haralyzer:.2f} s",
+                     f"**{haralyzer / ours:.1f}x** slower than ours (target ≥ 20x)"))
+        normalize = best(lambda: json_normalize_frame(path), 1)
+        rows.append(("`pandas.json_normalize` of the entries", f"{normalize:.2f} s", f"{normalize / ours:.1f}x slower"))
+
+    session = nn.read_har(path)
+    document = orjson.loads(path.read_bytes())
+    out_ours, out_peer = folder / "ours.har", folder / "peer.har"
+    write = best(lambda: session.to_har(out_ours), repeat)
+    dumps = best(lambda: out_peer.write_bytes(orjson.dumps(document)), repeat)
+    rows.append(("`session.to_har(path)`", f"{write:.2f} s", "atomic, fsynced"))
+    rows.append(("`orjson.dumps` + write", f"{dumps:.2f} s", f"ours takes **{write / dumps:.2f}x** its time (target ≤ 1.0)"))
+    redacted = best(lambda: session.to_har(out_ours, redact=True), 1)
+    rows.append(("`session.to_har(path, redact=True)`", f"{redacted:.2f} s", "decodes, redacts and re-encodes every entry"))
+    subset = session.df.index[session.df.status >= 400]
+    rows.append(("`session.to_har(path, rows=errors)`", f"{best(lambda: session.to_har(out_ours, rows=subset), repeat):.3f} s",
+                 f"{len(subset)} of {len(session)} entries"))
+    del session, document
+
+    growth = resident_growth(path)
+    rows.append(("resident memory after import", f"{growth / 1e6:.0f} MB",
+                 f"**{growth / size:.2f}x** the file's {size / 1e6:.0f} MB (target ≤ 2x)"))
+    for p in folder.iterdir():
+        p.unlink()
+    folder.rmdir()
+    rows.insert(0, ("file", f"{size / 1e6:.0f} MB", f"{entries:,} entries from `bench/generate.py`"))
+    return rows
+
+
+def table(rows) -> str:
+    lines = ["| step | measured | compared |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def write_docs(text: str) -> None:
+    docs = HERE.parent / "docs" / "benchmarks.md"
+    content = docs.read_text()
+    start = content.index(SECTION)
+    end = content.find("\n## ", start + len(SECTION))
+    end = len(content) if end == -1 else end
+    heading = content[start:content.index("\n", start)]
+    docs.write_text(content[:start] + heading + "\n\n" + text + "\n" + content[end:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-peers", action="store_true", help="skip the slow peers (haralyzer, json_normalize)")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    rows = run(args.entries, args.repeat, not args.no_peers)
+    text = table(rows) + (
+        f"\n\nPython {sys.version.split()[0]}, best of {args.repeat} (peers: one run), measured on a "
+        "shared 2-core machine. `read_har` pauses the cyclic garbage collector while it decodes "
+        "(the typed views hold no cycles); `orjson.loads` is timed as users call it."
+    )
+    print(text)
+    if args.write_docs:
+        write_docs(text)
+
+
+if __name__ == "__main__":
+    main()

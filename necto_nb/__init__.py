@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 from necto_nb.har.redact import Redactor
 from necto_nb.har.report import HarError, Issue, Report
+from necto_nb import frame
 from necto_nb.session import Session, concat, read_har
 from necto_nb.urlscan import UrlscanError, read_urlscan
 

@@ -149,6 +149,11 @@ class Proxy:
         return self.recorder.recorded
 
     @property
+    def in_flight(self) -> int:
+        """Recorded requests not finished yet (open WebSockets included)."""
+        return self.recorder.in_flight
+
+    @property
     def pending(self) -> int:
         """Finished flows not yet in the session (they arrive in batches)."""
         return self.recorder.pending
@@ -232,6 +237,8 @@ class Proxy:
         from mitmproxy.master import Master
 
         self._loop = asyncio.get_running_loop()
+        # Connections cancelled at shutdown end in loop errors; keep them off the cell's stderr.
+        self._loop.set_exception_handler(self._loop_error)
         master = Master(options.Options())
         ps = proxyserver.Proxyserver()
         ready = _Ready()
@@ -267,6 +274,12 @@ class Proxy:
             # Master.shutdown() leaves the listening sockets open; this closes them.
             await ps.servers.update([])
 
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, asyncio.CancelledError):
+            return  # a connection cancelled by stop(): expected
+        self.log.append(f"error: {context.get('message', 'event loop error')}: {error!r}")
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the proxy, close its socket, join its thread and record what was in flight.
 
@@ -275,6 +288,7 @@ class Proxy:
         with self._stop_lock:
             if self._state == "stopped":
                 return
+            self.recorder.stopping = True
             if self._master is not None and self._loop is not None and not self._loop.is_closed():
                 try:
                     self._master.shutdown()

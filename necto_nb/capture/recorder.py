@@ -49,6 +49,8 @@ class Recorder:
         self.max_body = max_body
         self.batch_interval = batch_interval
         self.paused = False
+        #: set by Proxy.stop(): flows failing from now on failed because the capture stopped
+        self.stopping = False
         self.recorded = 0
         #: what went wrong converting or appending, one message each (never raised on the loop)
         self.errors: list[str] = []
@@ -95,6 +97,9 @@ class Recorder:
 
     def _finish(self, flow: http.HTTPFlow) -> None:
         if self._live.pop(flow.id, None) is not None:
+            if self.stopping and flow.error is not None and flow.response is None:
+                # mitmproxy reports the connections it cancels as "Client disconnected."
+                flow.error = Error(f"{STOPPED} ({flow.error.msg})", flow.error.timestamp)
             self._hand_over(flow)
 
     def _hand_over(self, flow: http.HTTPFlow) -> None:
@@ -103,6 +108,11 @@ class Recorder:
         self._wake.set()
 
     # -- the batch thread ------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        """Recorded requests still waiting for their end (open WebSockets included)."""
+        return len(self._live)
 
     @property
     def pending(self) -> int:

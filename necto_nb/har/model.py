@@ -59,7 +59,7 @@ class Param(Struct, gc=False):
 
 class PostData(Struct, gc=False):
     mimeType: str
-    params: list[Param] = []
+    params: list[Param] | UnsetType = UNSET
     text: Raw = Raw(b"")
 
 

@@ -87,7 +87,7 @@ def _decode(decoder: msgspec.json.Decoder, data: Any, name: str, what: str):
         if "truncated" in message:
             raise HarError(f"{name}: invalid JSON: the file ends early ({_where(bytes(data), message)})") from None
         if "malformed" in message:
-            reason = message.split(": ", 1)[-1]
+            reason = _OFFSET.sub("", message.split(": ", 1)[-1]).strip()
             raise HarError(f"{name}: invalid JSON at {_where(bytes(data), message)}: {reason}") from None
         raise HarError(f"{name}: {what}: {message}") from None
     except RecursionError:
@@ -134,7 +134,7 @@ def _fields_of(raw: Any, name: str, path: str, quiet: bool = False) -> dict | No
 
 def _json_kind(raw: Any) -> str:
     first = bytes(memoryview(raw)[:1]) if not isinstance(raw, (dict, list)) else b""
-    return {b"[": "a list", b'"': "a string", b"n": "null", b"t": "a boolean", b"f": "a boolean"}.get(
+    return {b"{": "an object", b"[": "a list", b'"': "a string", b"n": "null", b"t": "a boolean", b"f": "a boolean"}.get(
         first, "a number" if first[:1].isdigit() or first == b"-" else "not an object")
 
 
@@ -207,12 +207,19 @@ def _try_decode(raw: msgspec.Raw) -> model.Entry | None:
 
 
 def _texts_ok(view: model.Entry) -> bool:
-    """Bodies are kept as raw JSON, unchecked by the decode: they must be strings."""
+    """Bodies are kept as raw JSON, unchecked by the decode: they must be strings.
+
+    postData must also carry its body, as text or as params.
+    """
     text = view.response.content.text
     if text and memoryview(text)[:1] != b'"':
         return False
     post = view.request.postData
-    return post is UNSET or not post.text or memoryview(post.text)[:1] == b'"'
+    if post is UNSET:
+        return True
+    if post.text:
+        return memoryview(post.text)[:1] == b'"'
+    return post.params is not UNSET
 
 
 class _Checks:

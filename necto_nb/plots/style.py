@@ -50,20 +50,26 @@ def escape(text: object, limit: int = 0) -> str:
     return html.escape(text, quote=False)
 
 
+def escape_all(texts: list) -> list[str]:
+    """`escape` over a column; most URLs need nothing, and checking is cheaper than replacing."""
+    return [t if "<" not in t and ">" not in t and "&" not in t else html.escape(t, quote=False)
+            if isinstance(t, str) else escape(t) for t in texts]
+
+
 def wrap(text: str, width: int = 100, lines: int = 3) -> str:
     """Escaped `text` broken into at most `lines` lines of `width` characters for a hover label."""
+    if len(text) <= width:
+        return escape(text)
     text = text if len(text) <= width * lines else text[: width * lines - 1] + "…"
-    return "<br>".join(escape(text[i : i + width]) for i in range(0, max(len(text), 1), width))
+    return "<br>".join(escape(text[i : i + width]) for i in range(0, len(text), width))
 
 
-def ms(value: float) -> str:
-    return "–" if value is None or np.isnan(value) else f"{value:,.1f} ms"
+def ms(values: np.ndarray) -> list[str]:
+    """Milliseconds as hover text, a dash where a phase does not apply (NaN)."""
+    return ["%.1f ms" % v if v == v else "–" for v in values.tolist()]
 
 
-def size(value: float) -> str:
-    if value is None or np.isnan(value) or value < 0:
-        return "–"
-    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
-        if value >= scale:
-            return f"{value / scale:,.1f} {unit}"
-    return f"{value:.0f} B"
+def size(values: np.ndarray) -> list[str]:
+    """Byte counts as hover text, a dash where unknown (NaN)."""
+    return ["–" if v != v or v < 0 else "%.1f MB" % (v / 1e6) if v >= 1e6 else "%.1f kB" % (v / 1e3)
+            if v >= 1e3 else "%d B" % v for v in values.tolist()]

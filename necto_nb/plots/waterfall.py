@@ -8,6 +8,7 @@ one marker trace per status class. A trace per request makes plotly.js slow long
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from plotly.subplots import make_subplots
 
 from necto_nb.frame import PHASES as COLUMNS
 from necto_nb.plots.rows import pick
-from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, ms, size, wrap
+from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, escape_all, ms, size, wrap
 
 if TYPE_CHECKING:
     from necto_nb.session import Session
@@ -34,6 +35,8 @@ STATUS_MARKS: dict[str, tuple[str, str]] = {
 # Page timing lines: the two that every tool writes get their own dash, the others dots.
 _DASH = {"onContentLoad": "dash", "onLoad": "solid"}
 _LANE_LABELS_UP_TO = 150  # more lanes than this and their tick labels only overlap
+_HOVER = ("<b>%s</b> %s<br>status %s · size %s (%s transferred) · total %s<br>blocked %s · dns %s"
+          " · connect %s (ssl %s)<br>send %s · wait %s · receive %s%s")
 _UNTIMED_MS = 1.0  # entry.time beyond the sum of its phases by less than this is rounding
 
 
@@ -69,33 +72,36 @@ def waterfall(
     panels = [_place(s, page, r) for s, r in zip(group, picks)]
 
     heights = np.array([max(len(p.frame), 3) for p in panels], dtype=float)
-    fig = make_subplots(
+    # make_subplots lays out the panels; the traces go in with the Figure, since
+    # add_traces deep-copies every array (most of the build time at 10,000 requests).
+    layout = make_subplots(
         rows=len(panels),
         cols=1,
         shared_xaxes=True,
         vertical_spacing=min(0.08, 0.3 / len(panels)),
         subplot_titles=[escape(p.name, 120) for p in panels],
         row_heights=list(heights / heights.sum()),
-    )
+    ).layout.to_plotly_json()
+    data: list[dict] = []
     shapes: list[dict] = []
-    annotations = list(fig.layout.annotations)
+    annotations = list(layout.get("annotations", []))
     legend: set[str] = set()
     for i, panel in enumerate(panels, start=1):
-        traces = panel.traces(legend)
-        fig.add_traces(traces, rows=[i] * len(traces), cols=[1] * len(traces))
         axis = "" if i == 1 else str(i)
+        data += panel.traces(legend, f"x{axis}", f"y{axis}")
         lines, labels = panel.page_marks(f"x{axis}", f"y{axis} domain")
         shapes += lines
         annotations += labels
-        yaxis: dict[str, Any] = {"autorange": "reversed", "zeroline": False, "showgrid": False}
+        yaxis = layout[f"yaxis{axis}"]
+        yaxis |= {"autorange": "reversed", "zeroline": False, "showgrid": False}
         if len(panel.frame) <= _LANE_LABELS_UP_TO:
-            yaxis |= {"tickmode": "array", "tickvals": np.arange(len(panel.frame)).tolist(),
+            yaxis |= {"tickmode": "array", "tickvals": list(range(len(panel.frame))),
                       "ticktext": panel.lane_labels(), "tickfont": {"size": 9}}
         else:
             yaxis |= {"showticklabels": False, "title": {"text": f"{len(panel.frame):,} requests"}}
-        fig.update_yaxes(yaxis, row=i, col=1)
-    fig.update_xaxes(rangemode="tozero")
-    fig.update_xaxes(title_text=panels[0].axis_title, row=len(panels), col=1)
+        layout[f"xaxis{axis}"]["rangemode"] = "tozero"
+    layout[f"xaxis{'' if len(panels) == 1 else len(panels)}"]["title"] = {"text": panels[0].axis_title}
+    fig = go.Figure(data=data, layout=layout)
     fig.update_layout(
         barmode="overlay",
         hovermode="closest",
@@ -120,25 +126,26 @@ class _Panel:
     marks: list[tuple[float, str, str]]  # page timing lines: (x, label, dash)
     axis_title: str
 
-    def traces(self, legend: set[str]) -> list[go.Bar | go.Scatter]:
+    def traces(self, legend: set[str], xaxis: str, yaxis: str) -> list[dict]:
         lanes = np.arange(len(self.frame))
         offset = self.start.copy()
         total = sum(self.spans.values())
         # A zero-length request still gets a sliver to hover on.
         sliver = max(float(np.nanmax(self.start + total, initial=0.0)), 1.0) * 0.002
-        texts = np.asarray(self.hover(), dtype=object)
-        traces: list[go.Bar | go.Scatter] = [go.Bar(
-            orientation="h", base=self.start, x=np.maximum(total, sliver), y=lanes,
+        texts = np.asarray(self.hover())
+        traces: list[dict] = [dict(
+            type="bar",
+            orientation="h", base=_typed(self.start), x=np.maximum(total, sliver), y=lanes,
             hovertext=texts, hoverinfo="text", marker={"color": "rgba(0,0,0,0)", "line": {"width": 0}},
-            name="request", showlegend=False,
+            name="request", showlegend=False, xaxis=xaxis, yaxis=yaxis,
         )]
         for phase, span in self.spans.items():
             drawn = span > 0
-            traces.append(go.Bar(
-                orientation="h", base=offset[drawn], x=span[drawn], y=lanes[drawn],
+            traces.append(dict(
+                type="bar", orientation="h", base=_typed(offset[drawn]), x=span[drawn], y=lanes[drawn],
                 marker={"color": PHASE_COLORS[phase], "line": {"width": 0}},
                 name=PHASE_LABELS[phase], legendgroup=phase, showlegend=phase not in legend,
-                hoverinfo="skip",
+                hoverinfo="skip", xaxis=xaxis, yaxis=yaxis,
             ))
             legend.add(phase)
             offset = offset + span
@@ -150,31 +157,31 @@ class _Panel:
             if not mask.any():
                 continue
             symbol, colour = STATUS_MARKS[cls]
-            traces.append(go.Scatter(
-                x=offset[mask], y=lanes[mask], mode="markers", hovertext=texts[mask], hoverinfo="text",
+            traces.append(dict(
+                type="scatter", x=offset[mask], y=lanes[mask], mode="markers", hovertext=texts[mask], hoverinfo="text",
                 marker={"symbol": symbol, "color": colour, "size": 8, "line": {"width": 1.5, "color": colour}},
-                name=cls, legendgroup=cls, showlegend=cls not in legend,
+                name=cls, legendgroup=cls, showlegend=cls not in legend, xaxis=xaxis, yaxis=yaxis,
             ))
             legend.add(cls)
         return traces
 
     def hover(self) -> list[str]:
-        """One label per request; every piece of HAR text in it escaped."""
+        """One label per request, every piece of HAR text in it escaped.
+
+        Formatted a column at a time: per-value formatting calls would be most of the
+        figure's build time at 10,000 requests.
+        """
         f = self.frame
-        cols = [f[c].tolist() for c in ("method", "url", "status", "status_text", "response_size",
-                                         "transfer_size", "time", *COLUMNS, "error")]
-        texts = []
-        for method, url, status, status_text, body, wire, time, blocked, dns, connect, ssl, send, wait, \
-                receive, error in zip(*cols):
-            answer = "no response" if not status else f"{status} {escape(status_text, 60)}"
-            text = (f"<b>{escape(method, 20)}</b> {wrap(url)}<br>status {answer} · size {size(body)}"
-                    f" ({size(wire)} transferred) · total {ms(time)}<br>blocked {ms(blocked)} · dns {ms(dns)}"
-                    f" · connect {ms(connect)} (ssl {ms(ssl)})<br>send {ms(send)} · wait {ms(wait)}"
-                    f" · receive {ms(receive)}")
-            if isinstance(error, str):
-                text += f"<br>error: {escape(error, 200)}"
-            texts.append(text)
-        return texts
+        number = {c: f[c].to_numpy("float64", na_value=np.nan) for c in ("response_size", "transfer_size", "time", *COLUMNS)}
+        status = f["status"].fillna(0).astype("int64").tolist()
+        answers = ["no response" if not code else f"{code} {reason}".rstrip()
+                   for code, reason in zip(status, escape_all(f["status_text"].fillna("").tolist()))]
+        urls = [u if len(u) <= 100 and "<" not in u and ">" not in u and "&" not in u else wrap(u)
+                for u in f["url"].fillna("").tolist()]
+        errors = ["" if not isinstance(e, str) else "<br>error: " + escape(e, 200) for e in f["error"].tolist()]
+        rows = zip(escape_all(f["method"].astype(str).tolist()), urls, answers, size(number["response_size"]),
+                   size(number["transfer_size"]), *(ms(number[c]) for c in ("time", *COLUMNS)), errors)
+        return [_HOVER % row for row in rows]
 
     def lane_labels(self) -> list[str]:
         paths = self.frame["path"].fillna("").str.split("?", n=1).str[0]
@@ -190,6 +197,15 @@ class _Panel:
                            "showarrow": False, "textangle": -90, "xanchor": "right", "yanchor": "top",
                            "font": {"size": 9, "color": "#333333"}})
         return lines, labels
+
+
+def _typed(values: np.ndarray) -> dict:
+    """A float array as a plotly.js typed-array spec.
+
+    plotly.py keeps `base` (typed "any") as an object array that it deep-copies value by
+    value; the spec (the form plotly.py itself writes arrays to JSON in) passes through.
+    """
+    return {"dtype": "f8", "bdata": base64.b64encode(np.ascontiguousarray(values, dtype="<f8")).decode("ascii")}
 
 
 def _when(page: dict) -> pd.Timestamp | None:

@@ -1,0 +1,357 @@
+"""The `necto-nb` command: lab, validate, convert, diff, capture and demo.
+
+Each subcommand is a thin layer over the library (read_har, Session.to_har, diff,
+Session.capture, demo.serve): whatever it does, a notebook can do the same way.
+Exit status: 0 done, 1 warnings with `validate --strict` (or differences with
+`diff --exit-code`), 2 errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+OK, WARNINGS, ERRORS = 0, 1, 2
+HAR_SUFFIXES = (".har", ".har.gz")
+FRAME_SUFFIXES = (".parquet", ".csv")
+
+
+class CliError(Exception):
+    """A problem to report in one line, without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
+    try:
+        return args.run(args)
+    except CliError as e:
+        print(f"necto-nb {args.command}: error: {e}", file=sys.stderr)
+        return ERRORS
+    except BrokenPipeError:  # e.g. `necto-nb validate ... | head`
+        sys.stderr.close()
+        return ERRORS
+
+
+def _parser() -> argparse.ArgumentParser:
+    from necto_nb import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="necto-nb",
+        description="Capture, import, inspect and compare HTTP traffic as HAR 1.2.",
+        epilog="Run 'necto-nb COMMAND -h' for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"necto-nb {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[[argparse.Namespace], int], summary: str, description: str,
+                **kw: Any) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=description,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+        sub.set_defaults(run=run, parser=sub)
+        return sub
+
+    lab = command(
+        "lab", _lab, "open JupyterLab on the example notebooks (or a folder)",
+        "Start JupyterLab with PATH as its root folder: by default the notebooks/ folder\n"
+        "of the necto_nb source tree, else ./notebooks. Options JupyterLab knows that are\n"
+        "not listed here are passed on, e.g. --ServerApp.token=secret.",
+    )
+    lab.add_argument("path", nargs="?", help="folder to open (default: the example notebooks)")
+    lab.add_argument("--port", type=int, help="port for JupyterLab (default: its own, 8888 or the next free one)")
+    lab.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+
+    validate = command(
+        "validate", _validate, "check HAR files and print what was wrong and repaired",
+        "Read each FILE as necto_nb does (.har, .har.gz, .zhar; '-' for standard input) and\n"
+        "print its report: each kind of problem once, with its JSON path, how often it\n"
+        "occurred and what was done about it.\n\n"
+        "exit status: 0 every file readable (warnings allowed), 1 warnings with --strict,\n"
+        "2 a file could not be read.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="HAR files to check")
+    validate.add_argument("--strict", action="store_true", help="exit 1 when any file needed repairs (warnings)")
+    validate.add_argument("-q", "--quiet", action="store_true", help="one line per file, no issue list")
+
+    convert = command(
+        "convert", _convert, "convert a HAR to HAR, gzipped HAR, Parquet or CSV",
+        "Read FILE and write it as OUT; the format follows OUT's suffix:\n"
+        "  .har / .har.gz   HAR 1.2 (every field kept, repairs applied)\n"
+        "  .parquet / .csv  the request table (one row per request; Parquet needs pyarrow)\n"
+        "With --redact, credentials (Authorization, cookies, tokens in URLs and bodies) are\n"
+        "replaced by [REDACTED] first, whatever the format.",
+    )
+    convert.add_argument("file", metavar="FILE", help="HAR to read ('-' for standard input)")
+    convert.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write (.har, .har.gz, .parquet, .csv)")
+    convert.add_argument("--redact", action="store_true", help="replace credentials with [REDACTED]")
+    convert.add_argument("--bodies", choices=["all", "text", "none"], default="all",
+                         help="bodies to keep in a HAR: all, text (drop binary) or none (default: %(default)s)")
+
+    diff = command(
+        "diff", _diff, "compare the requests of two HAR files",
+        "Match the requests of A and B (method and URL) and print what changed: status,\n"
+        "headers (volatile ones such as Date ignored), JSON body paths; and the requests\n"
+        "only in A or only in B.",
+    )
+    diff.add_argument("a", metavar="A", help="the baseline HAR")
+    diff.add_argument("b", metavar="B", help="the HAR to compare with it")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are differences")
+
+    capture = command(
+        "capture", _capture, "record traffic through a proxy until interrupted, then write a HAR",
+        "Start mitmproxy on HOST:PORT and record every request made through it. On Ctrl-C\n"
+        "(SIGINT) or SIGTERM, stop and write what was recorded to OUT (.har or .har.gz).\n"
+        "For HTTPS, make the client trust mitmproxy's CA certificate (its path is printed).",
+    )
+    capture.add_argument("--port", type=int, default=8080, help="proxy port; 0 picks a free one (default: %(default)s)")
+    capture.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    capture.add_argument("-o", "--output", required=True, metavar="OUT", help="HAR file to write on exit (.har, .har.gz)")
+    capture.add_argument("--name", default="capture", help="name of the recording (default: %(default)s)")
+    capture.add_argument("--redact", action="store_true", help="replace credentials with [REDACTED] when writing")
+    capture.add_argument("--ignore-hosts", action="append", default=[], metavar="REGEX",
+                         help="host:port pattern to pass through unrecorded (repeatable)")
+    capture.add_argument("--max-body", metavar="SIZE", help="keep at most SIZE bytes of each body, e.g. 10m")
+    capture.add_argument("--confdir", help="mitmproxy's folder with its CA (default: ~/.mitmproxy)")
+
+    demo = command(
+        "demo", _demo, "serve the built-in demo site until interrupted",
+        "Serve the demo site (a page with CSS, JS and images, a JSON API, a redirect, gzip,\n"
+        "/slow?ms=N, /error, /drop and a WebSocket echo) on loopback, for trying capture.",
+    )
+    demo.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (default: %(default)s)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    demo.add_argument("--slow-ms", type=int, default=0, help="extra delay for /slow, in ms (default: %(default)s)")
+    return parser
+
+
+def _entries(n: int) -> str:
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
+
+
+# -- lab ------------------------------------------------------------------------------
+
+
+def _notebooks() -> Path:
+    for folder in (Path(__file__).resolve().parents[1] / "notebooks", Path.cwd() / "notebooks"):
+        if folder.is_dir():
+            return folder
+    raise CliError("no notebooks/ folder found beside the necto_nb sources or here: give a folder, necto-nb lab PATH")
+
+
+def _lab(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise CliError("JupyterLab is not installed: pip install jupyterlab")
+    root = Path(args.path).expanduser() if args.path else _notebooks()
+    if not root.is_dir():
+        raise CliError(f"{root} is not a folder")
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root.resolve()}", f"--ip={args.ip}"]
+    if args.port is not None:
+        command.append(f"--port={args.port}")
+    if args.no_browser:
+        command.append("--no-browser")
+    command += args.extra
+    sys.stdout.flush()
+    # Replace this process: Ctrl-C and SIGTERM then reach JupyterLab directly.
+    os.execv(sys.executable, command)
+    return OK  # not reached
+
+
+# -- validate -------------------------------------------------------------------------
+
+
+def _source(name: str) -> Any:
+    return sys.stdin.buffer if name == "-" else name
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from necto_nb import HarError, read_har
+
+    worst = OK
+    counts = {"valid": 0, "with warnings": 0, "unreadable": 0}
+    for name in args.files:
+        try:
+            session = read_har(_source(name))
+        except HarError as e:
+            counts["unreadable"] += 1
+            worst = ERRORS
+            print(f"{name}: cannot be read: {e}")
+            if not args.quiet:
+                for issue in e.issues:
+                    print(f"  {issue}")
+            continue
+        report = session.report
+        errors, warnings = len(report.errors), len(report.warnings)
+        notes = len(report) - errors - warnings
+        if errors:
+            worst = ERRORS
+        elif warnings and args.strict:
+            worst = max(worst, WARNINGS)
+        counts["with warnings" if errors or warnings else "valid"] += 1
+        found = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in
+                 ((errors, "error"), (warnings, "warning"), (notes, "note")) if n]
+        print(f"{name}: {_entries(len(session))}, " + (", ".join(found) if found else "valid"))
+        if not args.quiet:
+            for issue, n in report.grouped():
+                print(f"  {issue}" + (f" [{n} times]" if n > 1 else ""))
+    if len(args.files) > 1:
+        print(f"{len(args.files)} files: " + ", ".join(f"{n} {what}" for what, n in counts.items() if n))
+    return worst
+
+
+# -- convert --------------------------------------------------------------------------
+
+
+def _format(path: str, allowed: tuple[str, ...]) -> str:
+    lowered = path.lower()
+    for suffix in sorted(allowed, key=len, reverse=True):
+        if lowered.endswith(suffix):
+            return suffix
+    raise CliError(f"cannot tell the format of {path}: give a name ending in {', '.join(allowed)}")
+
+
+def _read(name: str):
+    from necto_nb import HarError, read_har
+
+    try:
+        return read_har(_source(name))
+    except HarError as e:
+        raise CliError(f"cannot read {name}: {e}") from None
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from necto_nb import Redactor, read_har
+
+    suffix = _format(args.output, HAR_SUFFIXES + FRAME_SUFFIXES)
+    if suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise CliError("writing Parquet needs pyarrow, which is not installed: pip install pyarrow")
+    session = _read(args.file)
+    redactor = Redactor() if args.redact else None
+    out = Path(args.output)
+    try:
+        if suffix in HAR_SUFFIXES:
+            session.to_har(out, redact=redactor or False, bodies=args.bodies)
+        else:
+            if redactor is not None:  # the table of the redacted HAR: redaction means the same everywhere
+                session = read_har(session.to_har(redact=redactor, bodies="none"), name=session.name)
+            frame = session.df
+            _atomic(out, lambda tmp: frame.to_parquet(tmp) if suffix == ".parquet" else frame.to_csv(tmp))
+    except OSError as e:
+        raise CliError(f"cannot write {out}: {e.strerror or e}") from None
+    replaced = sum(redactor.counts.values()) if redactor is not None else 0
+    note = f", {replaced} credential(s) redacted" if redactor is not None else ""
+    print(f"wrote {_entries(len(session))} to {out}{note}")
+    return OK
+
+
+def _atomic(path: Path, write: Callable[[str], object]) -> None:
+    """Write through a temporary file beside `path`, so a failure leaves no half file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- diff -----------------------------------------------------------------------------
+
+
+def _diff(args: argparse.Namespace) -> int:
+    raise CliError("diff is not available yet")
+
+
+# -- capture and demo: run until SIGINT or SIGTERM -------------------------------------
+
+
+def _until_signalled() -> int:
+    """Block until SIGINT or SIGTERM (or SIGHUP); return the signal number."""
+    received: list[int] = []
+    done = threading.Event()
+    signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        done.set()
+        # A second Ctrl-C interrupts as usual; files are written atomically, so none is left half-written.
+        for s in signals:
+            signal.signal(s, signal.SIG_DFL if s != signal.SIGINT else signal.default_int_handler)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        if not received:
+            for s, h in previous.items():
+                signal.signal(s, h)
+    return received[0]
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from necto_nb import Session
+
+    _format(args.output, HAR_SUFFIXES)
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise CliError(f"cannot write {out}: the folder {out.parent} does not exist")
+    from necto_nb.capture import ProxyError
+
+    session = Session(args.name)
+    options: dict[str, Any] = {"port": args.port, "host": args.host, "ignore_hosts": args.ignore_hosts}
+    if args.max_body is not None:
+        options["max_body"] = args.max_body
+    if args.confdir is not None:
+        options["confdir"] = args.confdir
+    try:
+        proxy = session.capture(**options)
+    except (ProxyError, ValueError, RuntimeError) as e:
+        raise CliError(str(e)) from None
+    try:
+        for warning in proxy.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"capturing through {proxy.url} (CA certificate for HTTPS: {proxy.ca_cert_path})", flush=True)
+        print(f"press Ctrl-C (or send SIGTERM) to stop and write {out}", flush=True)
+        signum = _until_signalled()
+        print(f"{signal.Signals(signum).name}: stopping", flush=True)
+    finally:
+        proxy.stop()
+        # Written even when stopping went wrong: what was recorded is the point of the command.
+        try:
+            session.to_har(out, redact=args.redact)
+        except OSError as e:
+            raise CliError(f"cannot write {out}: {e.strerror or e}") from None
+    for error in proxy.errors:
+        print(f"warning: {error}", file=sys.stderr)
+    print(f"wrote {_entries(len(session))} to {out}", flush=True)
+    return OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from necto_nb.demo import serve
+
+    try:
+        site = serve(args.port, args.host, slow_ms=args.slow_ms)
+    except (OSError, ValueError) as e:
+        raise CliError(str(e)) from None
+    with site:
+        print(f"demo site at {site.url}/ (WebSocket echo at {site.ws_url}); Ctrl-C to stop", flush=True)
+        _until_signalled()
+    return OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

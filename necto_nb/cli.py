@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "lab", _lab, "open JupyterLab on the example notebooks (or a folder)",
         "Start JupyterLab with PATH as its root folder: by default the notebooks/ folder\n"
         "of the necto_nb source tree, else ./notebooks. Options JupyterLab knows that are\n"
-        "not listed here are passed on, e.g. --ServerApp.token=secret.",
+        "not listed here are passed on, e.g. --IdentityProvider.token=secret.",
     )
     lab.add_argument("path", nargs="?", help="folder to open (default: the example notebooks)")
     lab.add_argument("--port", type=int, help="port for JupyterLab (default: its own, 8888 or the next free one)")

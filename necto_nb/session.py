@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype
 
 from necto_nb import frame
 from necto_nb.har import body, model, write
@@ -137,16 +139,15 @@ class Session:
             return list(range(len(self)))
         if isinstance(rows, pd.DataFrame):
             rows = rows.index
-        if isinstance(rows, slice):
-            return list(range(len(self)))[rows]
-        if isinstance(rows, (int,)):
+        if isinstance(rows, pd.Series) and is_bool_dtype(rows.dtype):
+            rows = rows.reindex(self.df.index).fillna(False).to_numpy(dtype=bool)
+        if isinstance(rows, (int, np.integer)):
             rows = [rows]
-        values = pd.Index(rows) if not isinstance(rows, pd.Series) else rows
+        values = np.asarray(rows)
         if values.dtype == bool:
-            mask = values.to_numpy() if isinstance(values, pd.Index) else values.reindex(self.df.index, fill_value=False).to_numpy()
-            if len(mask) != len(self):
-                raise ValueError(f"a boolean mask of length {len(mask)} for a session of {len(self)} entries")
-            return [i for i, chosen in enumerate(mask) if chosen]
+            if len(values) != len(self):
+                raise ValueError(f"a boolean mask of length {len(values)} for a session of {len(self)} entries")
+            return np.flatnonzero(values).tolist()
         positions = [int(i) for i in values]
         bad = [i for i in positions if not 0 <= i < len(self)]
         if bad:

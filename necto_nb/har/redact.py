@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
@@ -60,9 +60,9 @@ class Redactor:
     def _secret_name(self, name: str) -> bool:
         return bool(self.names.search(name))
 
-    def text(self, value: str, what: str) -> str:
+    def text(self, value: str, what: str, marker: str | None = None) -> str:
         """Secret-shaped substrings of free text."""
-        replaced, n = self.values.subn(self.marker, value)
+        replaced, n = self.values.subn(marker or self.marker, value)
         if n:
             self.counts[what] += n
         return replaced
@@ -79,21 +79,22 @@ class Redactor:
                 pair["value"] = self.text(pair["value"], f"{what} {name.lower()}")
 
     def url(self, url: str) -> str:
+        marker = quote(self.marker, safe="")  # a URL stays a valid URI
         try:
             parts = urlsplit(url)
         except ValueError:
-            return self.text(url, "url")
+            return self.text(url, "url", marker)
         query = parse_qsl(parts.query, keep_blank_values=True)
         secret = [name for name, _ in query if self._secret_name(name)]
         if secret:  # rebuilt only when needed: re-encoding would change an innocent URL
-            self.counts.update(f"query {name.lower()}" for name in secret)
+            self.counts.update(f"url {name.lower()}" for name in secret)
             query = [(n, self.marker if self._secret_name(n) else v) for n, v in query]
-            parts = parts._replace(query=urlencode(query, safe="[]"))
+            parts = parts._replace(query=urlencode(query))
         netloc = parts.netloc
         if "@" in netloc and ":" in netloc.partition("@")[0]:  # user:password@host
-            netloc = f"{netloc.partition(':')[0]}:{self.marker}@{netloc.partition('@')[2]}"
+            netloc = f"{netloc.partition(':')[0]}:{marker}@{netloc.partition('@')[2]}"
             self.counts["url password"] += 1
-        return self.text(urlunsplit(parts._replace(netloc=netloc)), "url")
+        return self.text(urlunsplit(parts._replace(netloc=netloc)), "url", marker)
 
     def json_value(self, value, what: str):
         if isinstance(value, dict):

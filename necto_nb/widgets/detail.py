@@ -13,8 +13,10 @@ import base64
 import html
 import json
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from necto_nb.har.report import HarError
 from necto_nb.widgets.table import human_ms, human_size
 
 if TYPE_CHECKING:
@@ -132,6 +134,14 @@ def timing_html(timings: dict, total: Any) -> str:
             f"<tr><th>total</th><td>{esc(human_ms(_ms(total)))}</td><td></td></tr></table>")
 
 
+def _body(read: Callable[[int], bytes | None], label: int) -> tuple[bytes | None, str]:
+    """A body, or the reason it cannot be read (bad base64, a missing side file) as HTML."""
+    try:
+        return read(label), ""
+    except HarError as exc:
+        return None, f'<p class="necto-note">cannot show the body: {esc(str(exc))}</p>'
+
+
 def render(session: Session, label: int | None) -> str:
     """The detail pane for entry `label` of `session` (a hint when there is none)."""
     if label is None or not 0 <= label < len(session):
@@ -156,13 +166,16 @@ def render(session: Session, label: int | None) -> str:
     if error:
         general.append(("Error", error))
     general = [(k, v) for k, v in general if v not in ("", None)]
-    request_body = session.request_body(label)
-    if request_body is None and post.get("params"):
+    request_body, request_error = _body(session.request_body, label)
+    if request_error:
+        request_part = request_error
+    elif request_body is None and post.get("params"):
         request_part = _table(_named(post.get("params")))
     elif request_body is None and not post:
         request_part = '<p class="necto-note">no body</p>'
     else:
         request_part = body_html(request_body, post.get("mimeType"))
+    response_body, response_error = _body(session.response_body, label)
     cookies = (
         "<p><b>Request</b></p>" + _table(_named(request.get("cookies")))
         + "<p><b>Response</b></p>" + _table(_named(response.get("cookies")))
@@ -175,8 +188,8 @@ def render(session: Session, label: int | None) -> str:
         _section("Query string", _table(_named(request.get("queryString"))), open_=False),
         _section("Cookies", cookies, open_=False),
         _section("Request body", request_part, open_=bool(request_body)),
-        _section(f"Response body ({esc(str(content.get('mimeType', '') or 'no type'))})",
-                 body_html(session.response_body(label), content.get("mimeType"))),
+        _section(f"Response body ({content.get('mimeType') or 'no type'})",
+                 response_error or body_html(response_body, content.get("mimeType"))),
         _section("Timing", timing_html(entry.get("timings") or {}, entry.get("time"))),
     ]
     return f'<div class="necto-detail">{"".join(parts)}</div>'

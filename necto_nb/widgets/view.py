@@ -74,7 +74,6 @@ def order(df: pd.DataFrame, rows: Filter, key: str = "#", ascending: bool = True
     return ranked.index.to_numpy("int64")
 
 
-def options(df: pd.DataFrame, column: str) -> list[tuple[str, str]]:
-    """Dropdown choices for a column: ("value (count)", value), most frequent first."""
-    counts = df[column].astype("string").value_counts(dropna=True)
-    return [(f"{value} ({n})", str(value)) for value, n in counts.items() if value != ""]
+def options(df: pd.DataFrame, column: str) -> list[str]:
+    """The values a filter on `column` can pick, sorted (stable while a capture adds rows)."""
+    return sorted(v for v in df[column].astype("string").dropna().unique() if v != "")

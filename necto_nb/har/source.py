@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Union
 
-import orjson
+import msgspec
 
 from necto_nb.har.report import HarError
 
@@ -48,8 +48,8 @@ def load(source: Any) -> Loaded:
     """The raw JSON bytes of `source`. A dict is serialised once, so one code path reads all."""
     if isinstance(source, dict):
         try:
-            return Loaded(orjson.dumps(source), "dict", None)
-        except TypeError as exc:
+            return Loaded(msgspec.json.encode(source), "dict", None)
+        except (TypeError, ValueError) as exc:
             raise HarError(f"dict: not JSON-serialisable ({exc})") from None
     if isinstance(source, (bytes, bytearray, memoryview)):
         return Loaded(_decompress(bytes(source), "bytes"), "bytes", None)

@@ -65,6 +65,10 @@ def _epoch_ms(started: pd.Series) -> np.ndarray:
     return ((started - pd.Timestamp(0, tz="UTC")).dt.total_seconds() * 1000).to_numpy("float64", na_value=np.nan)
 
 
+def _text(value) -> str:
+    return "" if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 def _num(value) -> float:
     return float(value) if value is not None and not pd.isna(value) else math.nan
 
@@ -167,10 +171,10 @@ class TrafficTable(anywidget.AnyWidget):
                 "sel": label in self._selected,
                 "focus": label == self.focus,
                 "cls": f"s{status // 100}" if 100 <= status < 600 else "s0",
-                "cells": [str(label), str(r.method), str(status) if status else "(failed)", str(r.host),
-                          str(r.path), str(r.resource_type), human_size(size), human_ms(total), ""],
-                "tips": ["", "", str(r.status_text or r.error or "") if status else str(r.error or "no response"),
-                         "", str(r.url), str(r.mime_type), "", "",
+                "cells": [str(label), _text(r.method), str(status) if status else "(failed)", _text(r.host),
+                          _text(r.path), _text(r.resource_type), human_size(size), human_ms(total), ""],
+                "tips": ["", "", _text(r.status_text) or _text(r.error) if status else _text(r.error) or "no response",
+                         "", _text(r.url), _text(r.mime_type), "", "",
                          f"wait {human_ms(wait)}, receive {human_ms(receive)}" if not math.isnan(total) else ""],
                 "bar": [round(min(max(v, 0.0), 100.0), 3) for v in bar],
             })

@@ -1,0 +1,113 @@
+"""Session: building, appending from threads, combining, selecting, observing."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import necto_nb as nn
+from tests.core.har_factory import entry, har
+
+
+def test_a_new_session_from_entries():
+    s = nn.Session("mine", [entry(), entry(status=404)], pages=[{"id": "p", "title": "t",
+                                                                 "startedDateTime": "2026-11-01T10:00:00Z",
+                                                                 "pageTimings": {}}])
+    assert (s.name, len(s), len(s.pages)) == ("mine", 2, 1)
+    assert s.df["status"].tolist() == [200, 404]
+    assert s.log["creator"]["name"] == "necto_nb"
+
+
+def test_extend_repairs_like_an_import_and_grows_the_frame():
+    s = nn.Session()
+    broken = entry()
+    del broken["timings"]
+    s.extend([entry(), broken])
+    s.extend([entry(url="https://example.org/x")])
+    assert len(s) == 3 and list(s.df.index) == [0, 1, 2]
+    assert s.df["host"].tolist() == ["example.com", "example.com", "example.org"]
+    assert any(i.path == "log.entries[1].timings" for i in s.report)
+
+
+def test_extend_from_many_threads_loses_nothing():
+    s = nn.Session()
+    frames = []
+
+    def fill(n):
+        for i in range(50):
+            s.extend([entry(url=f"https://example.com/{n}/{i}")])
+            frames.append(len(s.df))
+
+    threads = [threading.Thread(target=fill, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(s) == 400 and len(s.df) == 400 and s.df["url"].is_unique
+    assert list(s.df.index) == list(range(400))
+
+
+def test_entries_are_lossless_and_fresh():
+    e = entry(_custom={"deep": [1, 2]}, comment="hello")
+    s = nn.read_har(har(e))
+    got = s.entries[0]
+    assert got["_custom"] == {"deep": [1, 2]} and got["comment"] == "hello"
+    got["comment"] = "changed"
+    assert s.entries[0]["comment"] == "hello"
+
+
+def test_concat_and_add():
+    a = nn.read_har(har(entry(url="https://a.example/")), name="a")
+    b = nn.read_har(har(entry(url="https://b.example/"), entry(url="https://b.example/2")), name="b")
+    both = a + b
+    assert both.name == "a + b" and len(both) == 3
+    assert both.df["host"].tolist() == ["a.example", "b.example", "b.example"]
+    assert nn.concat([a, b], name="x").name == "x"
+    with pytest.raises(ValueError):
+        nn.concat([])
+
+
+def test_select_and_observe():
+    s = nn.Session(entries=[entry(status=200), entry(status=500), entry(status=503)])
+    seen = []
+    stop = s.observe(lambda session: seen.append(len(session.selection)))
+    s.select(s.df.status >= 500)
+    assert s.selection.index.tolist() == [1, 2]
+    s.selection = [0]
+    stop()
+    s.select([1])
+    assert seen == [2, 1]
+
+
+def test_bodies_on_demand():
+    binary = entry()
+    binary["response"]["content"] = {"size": 3, "mimeType": "image/png", "text": "AAEC", "encoding": "base64"}
+    binary["request"]["postData"] = {"mimeType": "text/plain", "text": "hi"}
+    s = nn.Session(entries=[binary])
+    assert s.response_body(0) == b"\x00\x01\x02"
+    assert s.request_body(0) == b"hi"
+
+
+def test_side_files_are_read_only_from_the_hars_folder(tmp_path):
+    e = entry()
+    e["response"]["content"] = {"size": 5, "mimeType": "text/plain", "_file": "body.txt"}
+    outside = entry()
+    outside["response"]["content"] = {"size": 5, "mimeType": "text/plain", "_file": "../secret.txt"}
+    (tmp_path / "body.txt").write_text("hello")
+    (tmp_path.parent / "secret.txt").write_text("nope")
+    path = tmp_path / "x.har"
+    import json
+
+    path.write_text(json.dumps(har(e, outside)))
+    s = nn.read_har(path)
+    assert s.response_body(0) == b"hello"
+    with pytest.raises(nn.HarError, match="outside the HAR's folder"):
+        s.response_body(1)
+    assert any("outside" in i.message for i in s.report)
+
+
+def test_repr():
+    s = nn.read_har(har(entry()), name="x")
+    assert repr(s) == "<Session 'x': 1 entries, 0 pages from test 1>"
+    assert "<table" in s._repr_html_()

@@ -22,8 +22,9 @@ function render({ model, el }) {
   const body = div("necto-body");
   const empty = div("necto-empty");
   spacer.appendChild(body);
-  scroller.append(spacer, empty);
-  root.append(head, scroller);
+  // The header scrolls with the rows (sticky), so both share one width and one scrollbar.
+  scroller.append(head, spacer, empty);
+  root.append(scroller);
   el.appendChild(root);
 
   let asked = null; // the viewport last asked for, until a window answers it

@@ -30,11 +30,11 @@ import traitlets
 from necto_nb import frame
 
 #: (key, label, CSS grid width, alignment) of every column, in order
-COLUMNS: list[tuple[str, str, str, str]] = [
-    ("#", "#", "minmax(3.5em, max-content)", "right"),
+COLUMNS: list[tuple[str, str, str, str]] = [  # widths never depend on content: rows must align
+    ("#", "#", "4.5em", "right"),
     ("method", "Method", "5.5em", "left"),
-    ("status", "Status", "4.5em", "right"),
-    ("host", "Host", "minmax(8em, 1.2fr)", "left"),
+    ("status", "Status", "5em", "right"),
+    ("host", "Host", "minmax(8em, 1.5fr)", "left"),
     ("path", "Path", "minmax(10em, 3fr)", "left"),
     ("type", "Type", "6.5em", "left"),
     ("size", "Size", "5.5em", "right"),

@@ -27,10 +27,13 @@ __all__ = [
     "read_urlscan",
     "UrlscanError",
     "demo",
+    "TrafficGrid",
 ]
 
 # Submodules that cost an import (the demo site pulls in tornado) load on first use.
 _LAZY = {"demo": "necto_nb.demo"}
+# Names whose module costs an import (anywidget, ipywidgets): name -> module defining it.
+_LAZY_NAMES = {"TrafficGrid": "necto_nb.widgets"}
 
 
 def __getattr__(name: str):
@@ -38,4 +41,8 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(_LAZY[name])
+    if name in _LAZY_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'necto_nb' has no attribute {name!r}")

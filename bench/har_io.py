@@ -94,7 +94,7 @@ def run(entries: int, repeat: int, peers: bool) -> list[tuple[str, str, str]]:
     size = path.stat().st_size
     rows: list[tuple[str, str, str]] = []
 
-    ours = best(lambda: nn.read_har(path).df, repeat)
+    ours = best(lambda: nn.read_har(path, progress=False).df, repeat)
     loads = best(lambda: orjson.loads(path.read_bytes()), repeat)
     rows.append(("`read_har(path).df`", f"{ours:.2f} s", f"{len(COLUMNS)} columns, report, lossless entries"))
     rows.append(("`orjson.loads(path.read_bytes())`", f"{loads:.2f} s", f"**{loads / ours:.1f}x** slower than ours (target ≥ 3x)"))
@@ -105,14 +105,14 @@ def run(entries: int, repeat: int, peers: bool) -> list[tuple[str, str, str]]:
         normalize = best(lambda: json_normalize_frame(path), 1)
         rows.append(("`pandas.json_normalize` of the entries", f"{normalize:.2f} s", f"{normalize / ours:.1f}x slower"))
 
-    session = nn.read_har(path)
+    session = nn.read_har(path, progress=False)
     document = orjson.loads(path.read_bytes())
     out_ours, out_peer = folder / "ours.har", folder / "peer.har"
     write = best(lambda: session.to_har(out_ours), repeat)
     dumps = best(lambda: out_peer.write_bytes(orjson.dumps(document)), repeat)
     rows.append(("`session.to_har(path)`", f"{write:.2f} s", "atomic, fsynced"))
     rows.append(("`orjson.dumps` + write", f"{dumps:.2f} s", f"ours takes **{write / dumps:.2f}x** its time (target ≤ 1.0)"))
-    redacted = best(lambda: session.to_har(out_ours, redact=True), 1)
+    redacted = best(lambda: session.to_har(out_ours, redact=True, progress=False), 1)
     rows.append(("`session.to_har(path, redact=True)`", f"{redacted:.2f} s", "decodes, redacts and re-encodes every entry"))
     subset = session.df.index[session.df.status >= 400]
     rows.append(("`session.to_har(path, rows=errors)`", f"{best(lambda: session.to_har(out_ours, rows=subset), repeat):.3f} s",

@@ -53,9 +53,10 @@ class Session:
         self.extend(entries, pages)
 
     @classmethod
-    def _read(cls, source: Any, name: str | None, strict: bool) -> Session:
+    def _read(cls, source: Any, name: str | None, strict: bool, progress: bool | None) -> Session:
         frames: list[pd.DataFrame] = []
-        parsed = parse(source, lambda views, start: frames.append(frame.build(views, start)), strict=strict, name=name)
+        parsed = parse(source, lambda views, start: frames.append(frame.build(views, start)), strict=strict, name=name,
+                       progress=progress)
         session = cls(parsed.name)
         session.log, session.pages, session.report = parsed.log, parsed.pages, parsed.report
         session.folder, session._pages_absent = parsed.folder, parsed.pages_absent
@@ -241,14 +242,15 @@ def concat(sessions: Sequence[Session], name: str | None = None) -> Session:
     return combined
 
 
-def read_har(source: Any, *, name: str | None = None, strict: bool = False) -> Session:
+def read_har(source: Any, *, name: str | None = None, strict: bool = False, progress: bool | None = None) -> Session:
     """Read a HAR file (path, .har.gz, .zhar, bytes, file object, dict or http(s) URL).
 
     Spec breaks found in real files are repaired and listed in `session.report` with their
     JSON path; `strict=True` raises `HarError` instead. An unreadable file raises `HarError`.
+    Large files show a progress bar unless `progress=False`.
     """
     with paused_gc():  # the typed views are many small acyclic objects: see har.read
-        return Session._read(source, name, strict)
+        return Session._read(source, name, strict, progress)
 
 
 def _version() -> str:

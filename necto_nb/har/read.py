@@ -40,6 +40,8 @@ _string = msgspec.json.Decoder(str)
 #: Entries are decoded and handed on in chunks, so the typed views of only one chunk
 #: exist at a time: import memory stays near the file's size.
 CHUNK = 4096
+#: Imports and exports of at least this many entries show a progress bar.
+PROGRESS_FROM = 20_000
 
 Sink = Callable[[list[model.Entry], int], None]
 
@@ -138,7 +140,8 @@ def _json_kind(raw: Any) -> str:
         first, "a number" if first[:1].isdigit() or first == b"-" else "not an object")
 
 
-def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = None) -> Parsed:
+def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = None,
+          progress: bool | None = None) -> Parsed:
     """Read `source`; `sink(views, start)` receives the typed views of each chunk of entries."""
     loaded = load(source)
     name = name or loaded.name
@@ -162,7 +165,8 @@ def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = N
         report.add("warning", "log.pages", "log.pages is not a list", "kept as log._pages; no pages")
         pages = []
     checks = _Checks(report, {p.get("id") for p in pages if isinstance(p, dict)}, loaded.folder)
-    entries = _read_entries(entries_raw, name, repairer, meta, lambda views, start: (checks(views, start), sink(views, start)))
+    entries = _read_entries(entries_raw, name, repairer, meta, lambda views, start: (checks(views, start), sink(views, start)),
+                            progress)
     parsed = Parsed(name, meta, _read_pages(pages, checks.first_seen, repairer, meta), entries, report,
                     loaded.folder, pages_absent="pages" not in log)
     if not len(entries):
@@ -172,13 +176,19 @@ def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = N
     return parsed
 
 
-def _read_entries(raw: msgspec.Raw, name: str, repairer: Repairer, meta: dict, sink: Sink) -> Entries:
+def _read_entries(raw: msgspec.Raw, name: str, repairer: Repairer, meta: dict, sink: Sink,
+                  progress: bool | None) -> Entries:
     try:
         raws = _split.decode(raw)
     except msgspec.ValidationError:
         raise HarError(f"{name}: log.entries is {_json_kind(raw)}, not a list", [*repairer.report]) from None
     kept, invalid, repaired = [], [], False
-    for first in range(0, len(raws), CHUNK):
+    chunks = range(0, len(raws), CHUNK)
+    if progress or (progress is None and len(raws) >= PROGRESS_FROM):
+        from tqdm.auto import tqdm  # only for long imports: tqdm.auto costs an ipywidgets import
+
+        chunks = tqdm(chunks, desc=f"read {name}", unit="chunk", leave=False)
+    for first in chunks:
         views, start = [], len(kept)
         for i in range(first, min(first + CHUNK, len(raws))):
             view = _try_decode(raws[i])

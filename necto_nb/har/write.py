@@ -13,11 +13,10 @@ from typing import Any
 import msgspec
 
 from necto_nb.har.entries import Entries
+from necto_nb.har.read import PROGRESS_FROM
 from necto_nb.har.redact import Redactor
 
 BODIES = ("all", "text", "none")
-# Per-entry work (redaction, body stripping) shows a progress bar past this many entries.
-_PROGRESS_FROM = 20_000
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Document:
 
     def _transformed(self, redactor: Redactor | None, bodies: str, progress: bool | None) -> bytes:
         positions = range(len(self.entries)) if self.positions is None else self.positions
-        if progress or (progress is None and len(positions) >= _PROGRESS_FROM):
+        if progress or (progress is None and len(positions) >= PROGRESS_FROM):
             from tqdm.auto import tqdm
 
             positions = tqdm(positions, desc="export", unit="entry")

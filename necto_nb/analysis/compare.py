@@ -1,0 +1,244 @@
+"""Did a change make it slower? Per request and phase, baseline against candidate.
+
+With one capture on each side the answer is a delta per request; with several runs on
+each side it is a delta of medians, the spread of each side, and a Mann-Whitney U test
+per request (scipy): timings are skewed and heavy-tailed, so a rank test, not a t-test.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import mannwhitneyu
+
+from necto_nb.analysis.match import CACHE_BUSTERS, IgnoreQuery, keyed
+from necto_nb.frame import PHASES
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from necto_nb.session import Session
+
+#: Compared per request: every HAR phase (`connect` includes `ssl`, as in HAR) and the total.
+METRICS = [*PHASES, "time"]
+_SIDES = ("baseline", "candidate")
+
+
+class TimingComparison(pd.DataFrame):
+    """`compare_timings`' answer: one row per request, a DataFrame with `.plot()`.
+
+    Columns: `method`, `url` (the normalised URL that matched), `occurrence`, `change`
+    ("matched", "added", "removed"), `status_baseline`/`status_candidate`, then for each of
+    blocked, dns, connect, ssl, send, wait, receive and time: `<m>_baseline`,
+    `<m>_candidate` (medians over runs), `<m>_delta` (candidate - baseline, ms) and
+    `<m>_ratio` (candidate / baseline). With one run a side, `entry_baseline` and
+    `entry_candidate` name the entries; with several, `runs_baseline`/`runs_candidate`
+    count the runs with the request, `time_spread_*` is the interquartile range of its time,
+    and `p_value` is the two-sided Mann-Whitney U p-value of its time. `regression` flags a
+    request whose time grew by more than `threshold` and `min_delta` ms (and, with runs,
+    whose p-value is under `alpha`).
+
+    `.pages` holds the page and session totals the same way (requests, bytes, summed request
+    time, span from first start to last end, and each numeric pageTimings value by page
+    position); `.settings` the thresholds used.
+    """
+
+    _metadata = ["pages", "settings"]
+
+    @property
+    def _constructor(self):
+        return TimingComparison
+
+    def plot(self, top: int = 30) -> go.Figure:  # type: ignore[override]  # a figure, not pandas' plot accessor
+        """The per-phase deltas of the `top` requests that changed most, as a plotly Figure."""
+        from necto_nb.plots.comparison import comparison_figure
+
+        return comparison_figure(self, top=top)
+
+
+def compare_timings(
+    baseline: Session | pd.DataFrame | Sequence[Session | pd.DataFrame],
+    candidate: Session | pd.DataFrame | Sequence[Session | pd.DataFrame],
+    *,
+    ignore_query: IgnoreQuery = CACHE_BUSTERS,
+    threshold: float = 0.10,
+    min_delta: float = 5.0,
+    alpha: float = 0.05,
+) -> TimingComparison:
+    """Timings of `candidate` against `baseline`, per request, phase and page.
+
+    Each side is a Session, a traffic frame (`s.df`, filtered or not) or a list of them
+    (runs). Requests are matched by method and normalised URL (`ignore_query`: query
+    parameter names to ignore, True for the whole query, False for none; by default the
+    usual cache-busters), the n-th repeat with the n-th. Phases that do not apply count as
+    0 ms. See `TimingComparison` for the columns.
+    """
+    if threshold < 0 or min_delta < 0 or not 0 < alpha <= 1:
+        raise ValueError(f"threshold={threshold}, min_delta={min_delta}, alpha={alpha}: "
+                         "thresholds must be >= 0 and alpha in (0, 1]")
+    sides = {side: _runs(value, side) for side, value in zip(_SIDES, (baseline, candidate))}
+    several = any(len(runs) > 1 for runs in sides.values())
+    long = _long(sides, ignore_query)
+    keys = ["method", "key", "occurrence"]
+    order = long[keys].drop_duplicates()  # first appearance: baseline runs first
+
+    grouped = long.groupby([*keys, "side"], sort=False)
+    medians = grouped[METRICS].median().unstack("side")
+    out = order.set_index(keys)
+    for side in _SIDES:
+        status = grouped["status"].first().unstack("side")
+        out[f"status_{side}"] = status[side].astype("Int64") if side in status else pd.NA
+    if several:
+        counts = grouped.size().unstack("side")
+        spread = (grouped["time"].quantile(0.75) - grouped["time"].quantile(0.25)).unstack("side")
+        for side in _SIDES:
+            out[f"runs_{side}"] = (counts[side] if side in counts else pd.Series(dtype=float)).reindex(out.index).fillna(0).astype("int64")
+    else:
+        entries = grouped["entry"].first().unstack("side")
+        for side in _SIDES:
+            out[f"entry_{side}"] = (entries[side] if side in entries else pd.Series(dtype=float)).reindex(out.index).astype("Int64")
+    present = {side: out[f"status_{side}"].notna() for side in _SIDES}
+    out.insert(0, "change", np.select([present["baseline"] & present["candidate"], present["baseline"]],
+                                      ["matched", "removed"], "added"))
+    for metric in METRICS:
+        b = _column(medians, metric, "baseline", out.index)
+        c = _column(medians, metric, "candidate", out.index)
+        out[f"{metric}_baseline"], out[f"{metric}_candidate"] = b, c
+        out[f"{metric}_delta"] = c - b
+        out[f"{metric}_ratio"] = _ratio(c, b)
+    if several:
+        for side in _SIDES:
+            out[f"time_spread_{side}"] = spread[side].reindex(out.index) if side in spread else np.nan
+        out["p_value"] = _p_values(long, keys, out.index)
+    out["regression"] = _flag(out["time_delta"], out["time_ratio"],
+                              out["p_value"] if several else None, threshold, min_delta, alpha)
+    result = TimingComparison(out.reset_index().rename(columns={"key": "url"}))
+    result.pages = _page_totals(sides, several, threshold, min_delta, alpha)
+    result.settings = {"ignore_query": ignore_query, "threshold": threshold, "min_delta": min_delta,
+                       "alpha": alpha, "runs": {side: len(runs) for side, runs in sides.items()}}
+    return result
+
+
+def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
+    """A side as (frame, pages) per run."""
+    items = [value] if hasattr(value, "df") or isinstance(value, pd.DataFrame) else list(value)
+    if not items:
+        raise ValueError(f"{side}: no runs given")
+    runs = []
+    for i, item in enumerate(items):
+        if isinstance(item, pd.DataFrame):
+            runs.append((item, []))
+        elif hasattr(item, "df"):
+            runs.append((item.df, list(item.pages)))
+        else:
+            raise TypeError(f"{side}[{i}]: a Session or a traffic frame, not {type(item).__name__}")
+        missing = {"method", "url", "started", "status", *METRICS} - set(runs[-1][0].columns)
+        if missing:
+            raise ValueError(f"{side}[{i}]: not a traffic frame (no {', '.join(sorted(missing))} column)")
+    return runs
+
+
+def _long(sides: dict[str, list], ignore_query: IgnoreQuery) -> pd.DataFrame:
+    """Every request of every run in one table: side, run, key, entry, status and metrics."""
+    parts = []
+    for side, runs in sides.items():
+        for run, (frame, _) in enumerate(runs):
+            part = frame[["method", "url", "started", "status", *METRICS]].copy()
+            part[PHASES] = part[PHASES].fillna(0.0)
+            part["side"], part["run"], part["entry"] = side, run, frame.index.to_numpy()
+            parts.append(part)
+    every = pd.concat(parts, ignore_index=True)
+    keys = keyed(every, ignore_query, by=["side", "run"], cache={})
+    return keys.join(every[["entry", "status", *METRICS]])
+
+
+def _column(table: pd.DataFrame, metric: str, side: str, index: pd.Index) -> pd.Series:
+    if (metric, side) in table.columns:
+        return table[(metric, side)].reindex(index).astype("float64")
+    return pd.Series(np.nan, index=index)
+
+
+def _ratio(c: pd.Series, b: pd.Series) -> pd.Series:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return c / b
+
+
+def _flag(delta: pd.Series, ratio: pd.Series, p: pd.Series | None, threshold: float, min_delta: float,
+          alpha: float) -> pd.Series:
+    flag = (delta > min_delta) & (ratio > 1 + threshold)
+    if p is not None:
+        flag &= p < alpha
+    return flag.fillna(False).astype(bool)
+
+
+def _test(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two-sided Mann-Whitney U p-values row by row; NaN pads runs without the request."""
+    p = np.full(len(a), np.nan)
+    whole = ~np.isnan(a).any(axis=1) & ~np.isnan(b).any(axis=1)
+    if whole.any() and a.shape[1] and b.shape[1]:
+        p[whole] = mannwhitneyu(a[whole], b[whole], axis=1, alternative="two-sided").pvalue
+    for i in np.flatnonzero(~whole):
+        x, y = a[i][~np.isnan(a[i])], b[i][~np.isnan(b[i])]
+        if len(x) and len(y):
+            p[i] = mannwhitneyu(x, y, alternative="two-sided").pvalue
+    # identical samples give p = 1 (all ties); constant but different samples are still ranked
+    return p
+
+
+def _p_values(long: pd.DataFrame, keys: list[str], index: pd.Index) -> np.ndarray:
+    wide = long.pivot_table(index=keys, columns=["side", "run"], values="time", aggfunc="first", sort=False)
+    wide = wide.reindex(index)
+    a = wide["baseline"].to_numpy("float64") if "baseline" in wide.columns.get_level_values(0) else np.empty((len(index), 0))
+    b = wide["candidate"].to_numpy("float64") if "candidate" in wide.columns.get_level_values(0) else np.empty((len(index), 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant rows: scipy warns, the p-value is right
+        return _test(a, b)
+
+
+def _run_totals(frame: pd.DataFrame, pages: list[dict]) -> dict[str, tuple[float, str]]:
+    """One run's totals: name -> (value, unit)."""
+    end = frame["started"] + pd.to_timedelta(frame["time"].fillna(0), unit="ms")
+    span = (end.max() - frame["started"].min()) / pd.Timedelta(milliseconds=1) if len(frame) else np.nan
+    totals = {
+        "requests": (float(len(frame)), "requests"),
+        "transfer_size": (float(frame["transfer_size"].sum()) if "transfer_size" in frame else np.nan, "bytes"),
+        "time (sum)": (float(frame["time"].sum()), "ms"),
+        "span": (float(span), "ms"),
+    }
+    for i, page in enumerate(pages, start=1):
+        where = f" (page {i})" if len(pages) > 1 else ""
+        for name, value in (page.get("pageTimings") or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                totals[f"{name}{where}"] = (float(value), "ms")
+    return totals
+
+
+def _page_totals(sides: dict[str, list], several: bool, threshold: float, min_delta: float,
+                 alpha: float) -> pd.DataFrame:
+    values: dict[str, dict[str, list[float]]] = {side: {} for side in _SIDES}
+    units: dict[str, str] = {}
+    for side, runs in sides.items():
+        for frame, pages in runs:
+            for name, (value, unit) in _run_totals(frame, pages).items():
+                values[side].setdefault(name, []).append(value)
+                units.setdefault(name, unit)
+    names = list(units)
+    table = pd.DataFrame({"unit": [units[n] for n in names]}, index=pd.Index(names, name="total"))
+    for side in _SIDES:
+        table[side] = [float(np.median(values[side][n])) if n in values[side] else np.nan for n in names]
+    table["delta"] = table["candidate"] - table["baseline"]
+    table["ratio"] = _ratio(table["candidate"], table["baseline"])
+    p = None
+    if several:
+        width = max(len(v) for side in values.values() for v in side.values()) if names else 0
+        pad = lambda side: np.array([values[side].get(n, []) + [np.nan] * (width - len(values[side].get(n, [])))
+                                     for n in names], dtype="float64").reshape(len(names), width)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            table["p_value"] = p = pd.Series(_test(pad("baseline"), pad("candidate")), index=table.index)
+    table["regression"] = _flag(table["delta"], table["ratio"], p, threshold, min_delta, alpha) & (table["unit"] == "ms")
+    return table

@@ -39,6 +39,7 @@ SECRET_VALUE = re.compile(
     r"|AIza[0-9A-Za-z_-]{35}"  # Google API key
     r"|glpat-[A-Za-z0-9_-]{20,})"  # GitLab
 )
+_SHORTEST_SECRET = len("Bearer ") + 8  # no SECRET_VALUE match is shorter
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Redactor:
     marker: str = MARKER
     cookies: bool = True  # every cookie value is a credential until shown otherwise
     counts: Counter = field(default_factory=Counter)
+    _names_seen: dict = field(default_factory=dict, repr=False)  # the same names recur in every entry
 
     def summary(self) -> dict:
         return {"marker": self.marker, "replaced": dict(sorted(self.counts.items()))}
@@ -58,10 +60,15 @@ class Redactor:
     # -- pieces ------------------------------------------------------------------------
 
     def _secret_name(self, name: str) -> bool:
-        return bool(self.names.search(name))
+        secret = self._names_seen.get(name)
+        if secret is None:
+            secret = self._names_seen[name] = bool(self.names.search(name))
+        return secret
 
     def text(self, value: str, what: str, marker: str | None = None) -> str:
         """Secret-shaped substrings of free text."""
+        if len(value) < _SHORTEST_SECRET:
+            return value
         replaced, n = self.values.subn(marker or self.marker, value)
         if n:
             self.counts[what] += n

@@ -12,6 +12,7 @@ import asyncio
 import gzip
 import hashlib
 import json
+import os
 import random
 import socket
 import ssl
@@ -161,6 +162,7 @@ async def main(cert: str, key: str) -> None:
     ports["wss"] = wss.sockets[0].getsockname()[1]
     print(json.dumps(ports), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the test closes stdin
+    os._exit(0)  # requests still hanging need no orderly goodbye
 
 
 if __name__ == "__main__":

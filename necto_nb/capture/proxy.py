@@ -348,7 +348,9 @@ def start(
     'http://127.0.0.1:3128' (with `upstream_auth` 'user:pass'); `ssl_insecure`: accept
     any upstream certificate; `confdir`: where mitmproxy keeps its CA (default
     ~/.mitmproxy); `proxyauth`: 'user:pass' (or a pair) clients must send; `options`: any
-    other mitmproxy option by name. Binds 127.0.0.1 unless `host` says otherwise.
+    other mitmproxy option by name; `batch_interval`: the shortest wait (s) before finished
+    flows are appended together (longer under load, see `Recorder`). Binds 127.0.0.1
+    unless `host` says otherwise.
 
     Raises ProxyError naming host and port when it cannot listen, ValueError for a bad
     option, RuntimeError when another capture is running in this process.

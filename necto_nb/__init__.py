@@ -28,12 +28,21 @@ __all__ = [
     "UrlscanError",
     "demo",
     "TrafficGrid",
+    "waterfall",
+    "compare_timings",
+    "diff",
+    "replay",
+    "Proxy",
+    "ProxyError",
 ]
 
 # Submodules that cost an import (the demo site pulls in tornado) load on first use.
 _LAZY = {"demo": "necto_nb.demo"}
 # Names whose module costs an import (anywidget, ipywidgets): name -> module defining it.
-_LAZY_NAMES = {"TrafficGrid": "necto_nb.widgets"}
+_LAZY_NAMES = {"TrafficGrid": "necto_nb.widgets", "waterfall": "necto_nb.plots",  # plotly
+               "compare_timings": "necto_nb.analysis", "diff": "necto_nb.analysis",  # scipy, httpx
+               "replay": "necto_nb.analysis",
+               "Proxy": "necto_nb.capture", "ProxyError": "necto_nb.capture"}  # mitmproxy
 
 
 def __getattr__(name: str):

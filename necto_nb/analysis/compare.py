@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu
 
 from necto_nb.analysis.match import CACHE_BUSTERS, IgnoreQuery, keyed
 from necto_nb.frame import PHASES
@@ -23,9 +22,10 @@ if TYPE_CHECKING:
 
     from necto_nb.session import Session
 
-#: Compared per request: every HAR phase (`connect` includes `ssl`, as in HAR) and the total.
-METRICS = [*PHASES, "time"]
+#: Compared per request: the total and every HAR phase (`connect` includes `ssl`, as in HAR).
+METRICS = ["time", *PHASES]
 _SIDES = ("baseline", "candidate")
+_UNITS = {"requests": "requests", "transfer_size": "bytes"}
 
 
 class TimingComparison(pd.DataFrame):
@@ -33,14 +33,15 @@ class TimingComparison(pd.DataFrame):
 
     Columns: `method`, `url` (the normalised URL that matched), `occurrence`, `change`
     ("matched", "added", "removed"), `status_baseline`/`status_candidate`, then for each of
-    blocked, dns, connect, ssl, send, wait, receive and time: `<m>_baseline`,
+    time, blocked, dns, connect, ssl, send, wait and receive: `<m>_baseline`,
     `<m>_candidate` (medians over runs), `<m>_delta` (candidate - baseline, ms) and
     `<m>_ratio` (candidate / baseline). With one run a side, `entry_baseline` and
     `entry_candidate` name the entries; with several, `runs_baseline`/`runs_candidate`
     count the runs with the request, `time_spread_*` is the interquartile range of its time,
-    and `p_value` is the two-sided Mann-Whitney U p-value of its time. `regression` flags a
-    request whose time grew by more than `threshold` and `min_delta` ms (and, with runs,
-    whose p-value is under `alpha`).
+    `p_value` is the two-sided Mann-Whitney U p-value of its time and `q_value` that p-value
+    adjusted for testing every request at once. `regression` flags a request whose time grew
+    by more than `threshold` (a fraction) and `min_delta` ms and, with runs, whose q-value
+    (p-value with `fdr=False`) is under `alpha`.
 
     `.pages` holds the page and session totals the same way (requests, bytes, summed request
     time, span from first start to last end, and each numeric pageTimings value by page
@@ -68,6 +69,7 @@ def compare_timings(
     threshold: float = 0.10,
     min_delta: float = 5.0,
     alpha: float = 0.05,
+    fdr: bool = True,
 ) -> TimingComparison:
     """Timings of `candidate` against `baseline`, per request, phase and page.
 
@@ -75,7 +77,9 @@ def compare_timings(
     (runs). Requests are matched by method and normalised URL (`ignore_query`: query
     parameter names to ignore, True for the whole query, False for none; by default the
     usual cache-busters), the n-th repeat with the n-th. Phases that do not apply count as
-    0 ms. See `TimingComparison` for the columns.
+    0 ms. With runs, `fdr` adjusts the p-values of all requests together (Benjamini-Hochberg,
+    into `q_value`) before they are held against `alpha`: among 200 requests, about 10 have
+    p < 0.05 by chance alone. See `TimingComparison` for the columns.
     """
     if threshold < 0 or min_delta < 0 or not 0 < alpha <= 1:
         raise ValueError(f"threshold={threshold}, min_delta={min_delta}, alpha={alpha}: "
@@ -114,12 +118,14 @@ def compare_timings(
         for side in _SIDES:
             out[f"time_spread_{side}"] = spread[side].reindex(out.index) if side in spread else np.nan
         out["p_value"] = _p_values(long, keys, out.index)
-    out["regression"] = _flag(out["time_delta"], out["time_ratio"],
-                              out["p_value"] if several else None, threshold, min_delta, alpha)
+        if fdr:
+            out["q_value"] = _adjust(out["p_value"])
+    significance = (out["q_value"] if fdr else out["p_value"]) if several else None
+    out["regression"] = _flag(out["time_delta"], out["time_ratio"], significance, threshold, min_delta, alpha)
     result = TimingComparison(out.reset_index().rename(columns={"key": "url"}))
-    result.pages = _page_totals(sides, several, threshold, min_delta, alpha)
+    result.pages = _page_totals(long, sides, several, threshold, min_delta, alpha)
     result.settings = {"ignore_query": ignore_query, "threshold": threshold, "min_delta": min_delta,
-                       "alpha": alpha, "runs": {side: len(runs) for side, runs in sides.items()}}
+                       "alpha": alpha, "fdr": fdr, "runs": {side: len(runs) for side, runs in sides.items()}}
     return result
 
 
@@ -144,16 +150,16 @@ def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
 
 def _long(sides: dict[str, list], ignore_query: IgnoreQuery) -> pd.DataFrame:
     """Every request of every run in one table: side, run, key, entry, status and metrics."""
-    parts = []
-    for side, runs in sides.items():
-        for run, (frame, _) in enumerate(runs):
-            part = frame[["method", "url", "started", "status", *METRICS]].copy()
-            part[PHASES] = part[PHASES].fillna(0.0)
-            part["side"], part["run"], part["entry"] = side, run, frame.index.to_numpy()
-            parts.append(part)
-    every = pd.concat(parts, ignore_index=True)
+    frames = [frame for runs in sides.values() for frame, _ in runs]
+    every = pd.concat([f[["method", "url", "started", "status", "transfer_size", *METRICS]] for f in frames],
+                      ignore_index=True)
+    every[PHASES] = every[PHASES].fillna(0.0)
+    sizes = [len(f) for f in frames]
+    every["side"] = np.repeat([side for side, runs in sides.items() for _ in runs], sizes)
+    every["run"] = np.repeat([run for runs in sides.values() for run in range(len(runs))], sizes)
+    every["entry"] = np.concatenate([f.index.to_numpy() for f in frames]) if frames else []
     keys = keyed(every, ignore_query, by=["side", "run"], cache={})
-    return keys.join(every[["entry", "status", *METRICS]])
+    return keys.join(every[["entry", "started", "status", "transfer_size", *METRICS]])
 
 
 def _column(table: pd.DataFrame, metric: str, side: str, index: pd.Index) -> pd.Series:
@@ -177,6 +183,8 @@ def _flag(delta: pd.Series, ratio: pd.Series, p: pd.Series | None, threshold: fl
 
 def _test(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Two-sided Mann-Whitney U p-values row by row; NaN pads runs without the request."""
+    from scipy.stats import mannwhitneyu  # scipy.stats costs a second to import: on first use
+
     p = np.full(len(a), np.nan)
     whole = ~np.isnan(a).any(axis=1) & ~np.isnan(b).any(axis=1)
     if whole.any() and a.shape[1] and b.shape[1]:
@@ -185,8 +193,18 @@ def _test(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         x, y = a[i][~np.isnan(a[i])], b[i][~np.isnan(b[i])]
         if len(x) and len(y):
             p[i] = mannwhitneyu(x, y, alternative="two-sided").pvalue
-    # identical samples give p = 1 (all ties); constant but different samples are still ranked
     return p
+
+
+def _adjust(p: pd.Series) -> pd.Series:
+    """Benjamini-Hochberg q-values of the p-values that exist."""
+    from scipy.stats import false_discovery_control  # scipy.stats costs a second to import: on first use
+
+    q = pd.Series(np.nan, index=p.index)
+    known = p.notna()
+    if known.any():
+        q[known] = false_discovery_control(p[known].to_numpy(), method="bh")
+    return q
 
 
 def _p_values(long: pd.DataFrame, keys: list[str], index: pd.Index) -> np.ndarray:
@@ -199,46 +217,48 @@ def _p_values(long: pd.DataFrame, keys: list[str], index: pd.Index) -> np.ndarra
         return _test(a, b)
 
 
-def _run_totals(frame: pd.DataFrame, pages: list[dict]) -> dict[str, tuple[float, str]]:
-    """One run's totals: name -> (value, unit)."""
-    end = frame["started"] + pd.to_timedelta(frame["time"].fillna(0), unit="ms")
-    span = (end.max() - frame["started"].min()) / pd.Timedelta(milliseconds=1) if len(frame) else np.nan
-    totals = {
-        "requests": (float(len(frame)), "requests"),
-        "transfer_size": (float(frame["transfer_size"].sum()) if "transfer_size" in frame else np.nan, "bytes"),
-        "time (sum)": (float(frame["time"].sum()), "ms"),
-        "span": (float(span), "ms"),
-    }
-    for i, page in enumerate(pages, start=1):
-        where = f" (page {i})" if len(pages) > 1 else ""
-        for name, value in (page.get("pageTimings") or {}).items():
-            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-                totals[f"{name}{where}"] = (float(value), "ms")
-    return totals
+def _totals(long: pd.DataFrame, sides: dict[str, list]) -> dict[str, dict[str, list[float]]]:
+    """Per side, total name -> one value per run (unit in `_UNITS` or "ms")."""
+    end = long["started"] + pd.to_timedelta(long["time"].fillna(0), unit="ms")
+    runs = long.assign(end=end).groupby(["side", "run"], sort=False)
+    table = pd.DataFrame({
+        "requests": runs.size(),
+        "transfer_size": runs["transfer_size"].sum(min_count=1),
+        "time (sum)": runs["time"].sum(),
+        "span": (runs["end"].max() - runs["started"].min()) / pd.Timedelta(milliseconds=1),
+    })
+    values: dict[str, dict[str, list[float]]] = {}
+    for side, run_list in sides.items():
+        mine = values.setdefault(side, {})
+        for run, (_, pages) in enumerate(run_list):
+            row = table.loc[(side, run)] if (side, run) in table.index else None
+            for name in table.columns:
+                mine.setdefault(name, []).append(float(row[name]) if row is not None else np.nan)
+            for i, page in enumerate(pages, start=1):
+                where = f" (page {i})" if len(pages) > 1 else ""
+                for name, value in (page.get("pageTimings") or {}).items():
+                    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                        mine.setdefault(f"{name}{where}", []).append(float(value))
+    return values
 
 
-def _page_totals(sides: dict[str, list], several: bool, threshold: float, min_delta: float,
-                 alpha: float) -> pd.DataFrame:
-    values: dict[str, dict[str, list[float]]] = {side: {} for side in _SIDES}
-    units: dict[str, str] = {}
-    for side, runs in sides.items():
-        for frame, pages in runs:
-            for name, (value, unit) in _run_totals(frame, pages).items():
-                values[side].setdefault(name, []).append(value)
-                units.setdefault(name, unit)
-    names = list(units)
-    table = pd.DataFrame({"unit": [units[n] for n in names]}, index=pd.Index(names, name="total"))
+def _page_totals(long: pd.DataFrame, sides: dict[str, list], several: bool, threshold: float,
+                 min_delta: float, alpha: float) -> pd.DataFrame:
+    """Session and page totals, one row each: unit, medians per side, delta, ratio (p, flag)."""
+    values = _totals(long, sides)
+    names = list(dict.fromkeys(n for side in _SIDES for n in values[side]))
+    table = pd.DataFrame({"unit": [_UNITS.get(n, "ms") for n in names]}, index=pd.Index(names, name="total"))
+    width = max((len(v) for side in values.values() for v in side.values()), default=0)
+    samples = {side: np.array([values[side].get(n, []) + [np.nan] * (width - len(values[side].get(n, [])))
+                               for n in names], dtype="float64").reshape(len(names), width) for side in _SIDES}
     for side in _SIDES:
-        table[side] = [float(np.median(values[side][n])) if n in values[side] else np.nan for n in names]
+        table[side] = pd.DataFrame(samples[side], index=table.index).median(axis=1)
     table["delta"] = table["candidate"] - table["baseline"]
     table["ratio"] = _ratio(table["candidate"], table["baseline"])
     p = None
     if several:
-        width = max(len(v) for side in values.values() for v in side.values()) if names else 0
-        pad = lambda side: np.array([values[side].get(n, []) + [np.nan] * (width - len(values[side].get(n, [])))
-                                     for n in names], dtype="float64").reshape(len(names), width)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            table["p_value"] = p = pd.Series(_test(pad("baseline"), pad("candidate")), index=table.index)
+            warnings.simplefilter("ignore", RuntimeWarning)  # constant samples: scipy warns, p is right
+            table["p_value"] = p = pd.Series(_test(samples["baseline"], samples["candidate"]), index=table.index)
     table["regression"] = _flag(table["delta"], table["ratio"], p, threshold, min_delta, alpha) & (table["unit"] == "ms")
     return table

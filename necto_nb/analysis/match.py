@@ -9,7 +9,8 @@ capture is matched to the n-th in the other (repeats in order of their start).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from functools import lru_cache
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -26,13 +27,21 @@ _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 def normalise_url(url: str, ignore_query: IgnoreQuery = CACHE_BUSTERS) -> str:
     """`url` with a lower-case scheme and host, no default port, no fragment, and its query
     parameters sorted, without those named in `ignore_query` (True: the whole query; False:
-    none). Names are compared case-insensitively. A URL that does not parse is its own key.
+    none; names compare case-insensitively). Kept parameters keep their encoding. A URL
+    that does not parse is its own key.
     """
+    head, _, query = url.partition("#")[0].partition("?")
+    return _origin_and_path(head) + _query(query, ignore_query)
+
+
+@lru_cache(maxsize=4096)
+def _origin_and_path(head: str) -> str:
+    # Runs repeat the same few thousand origins and paths: parse each once.
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(head)
         port = parts.port
     except ValueError:
-        return url
+        return head
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if ":" in host:
@@ -41,15 +50,24 @@ def normalise_url(url: str, ignore_query: IgnoreQuery = CACHE_BUSTERS) -> str:
         host = f"{host}:{port}"
     if parts.username is not None:
         host = f"{parts.username}@{host}"
-    if ignore_query is True:
-        query = ""
-    else:
-        params = parse_qsl(parts.query, keep_blank_values=True)
-        if ignore_query is not False:
-            ignored = {name.lower() for name in ignore_query}
-            params = [(k, v) for k, v in params if k.lower() not in ignored]
-        query = urlencode(sorted(params))
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+    return urlunsplit((scheme, host, parts.path or "/", "", ""))
+
+
+def _query(query: str, ignore_query: IgnoreQuery) -> str:
+    """The query, sorted, without ignored names: split by hand, since cache-busting values
+    make every URL new and urllib's parse-and-re-encode is most of the matching time."""
+    if ignore_query is True or not query:
+        return ""
+    params = [p for p in query.split("&") if p]
+    if ignore_query is not False:
+        ignored = ignore_query if isinstance(ignore_query, frozenset) else frozenset(n.lower() for n in ignore_query)
+        params = [p for p in params if _name(p) not in ignored]
+    return "?" + "&".join(sorted(params)) if params else ""
+
+
+def _name(param: str) -> str:
+    name = param.partition("=")[0]
+    return (unquote_plus(name) if "%" in name or "+" in name else name).lower()
 
 
 def keyed(frame: pd.DataFrame, ignore_query: IgnoreQuery = CACHE_BUSTERS, *, by: list[str] = (),
@@ -61,7 +79,7 @@ def keyed(frame: pd.DataFrame, ignore_query: IgnoreQuery = CACHE_BUSTERS, *, by:
     they are kept, as is the frame's index. `cache` maps URLs to keys across calls.
     """
     if not isinstance(ignore_query, bool):
-        ignore_query = frozenset(ignore_query)
+        ignore_query = frozenset(n.lower() for n in ignore_query)
     cache = {} if cache is None else cache
     urls = frame["url"].astype("object").fillna("").tolist()
     key = [cache[u] if u in cache else cache.setdefault(u, normalise_url(u, ignore_query)) for u in urls]

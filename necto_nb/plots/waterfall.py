@@ -1,9 +1,11 @@
 """The timing waterfall: one lane per request, one bar per phase, one panel per session.
 
-Few traces, many points: a panel has one horizontal `go.Bar` per phase (each bar starts
-at its phase's `base`), one transparent bar per request that carries the hover text, and
-one marker trace per status class. A trace per request makes plotly.js slow long before
-10,000 requests; this shape stays fast there.
+Few traces, many points: a panel has one trace per phase (horizontal `go.Bar`s, each
+starting at its phase's `base`), one invisible point per request that carries the hover
+text, and one marker trace per status class. A trace per request makes plotly.js slow
+long before 10,000 requests. Bars are SVG elements, though, and plotly.js takes about
+0.1 ms to draw each: beyond `BARS_UP_TO` requests the phases are WebGL line segments
+(`go.Scattergl`) instead, still one trace per phase, drawn in about a second at 10,000.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from necto_nb.frame import PHASES as COLUMNS
-from necto_nb.plots.rows import pick
 from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, escape_all, ms, size, wrap
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ STATUS_MARKS: dict[str, tuple[str, str]] = {
 }
 # Page timing lines: the two that every tool writes get their own dash, the others dots.
 _DASH = {"onContentLoad": "dash", "onLoad": "solid"}
+#: Up to this many requests in a figure the phases are SVG bars; beyond, WebGL lines.
+BARS_UP_TO = 1000
 _LANE_LABELS_UP_TO = 150  # more lanes than this and their tick labels only overlap
 _HOVER = ("<b>%s</b> %s<br>status %s · size %s (%s transferred) · total %s<br>blocked %s · dns %s"
           " · connect %s (ssl %s)<br>send %s · wait %s · receive %s%s")
@@ -86,9 +89,14 @@ def waterfall(
     shapes: list[dict] = []
     annotations = list(layout.get("annotations", []))
     legend: set[str] = set()
+    height = int(min(1600, max(360, 160 + heights.sum() * 16)))
+    lanes = int(sum(len(p.frame) for p in panels))
+    # SVG bars cost plotly.js about 0.1 ms each to draw: beyond BARS_UP_TO requests the
+    # phases are WebGL lines, about as thick as a lane (at least a pixel).
+    line = None if lanes <= BARS_UP_TO else float(np.clip(0.8 * (height - 200) / lanes, 1, 8))
     for i, panel in enumerate(panels, start=1):
         axis = "" if i == 1 else str(i)
-        data += panel.traces(legend, f"x{axis}", f"y{axis}")
+        data += panel.traces(legend, f"x{axis}", f"y{axis}", line)
         lines, labels = panel.page_marks(f"x{axis}", f"y{axis} domain")
         shapes += lines
         annotations += labels
@@ -104,9 +112,10 @@ def waterfall(
     fig = go.Figure(data=data, layout=layout)
     fig.update_layout(
         barmode="overlay",
-        hovermode="closest",
+        hovermode="y",
+        hoverdistance=-1,
         title={"text": escape(title)} if title else None,
-        height=int(min(1600, max(360, 160 + heights.sum() * 16))),
+        height=height,
         shapes=shapes,
         annotations=annotations,
         margin={"l": 10, "r": 10, "t": 60 if title else 40},
@@ -126,27 +135,34 @@ class _Panel:
     marks: list[tuple[float, str, str]]  # page timing lines: (x, label, dash)
     axis_title: str
 
-    def traces(self, legend: set[str], xaxis: str, yaxis: str) -> list[dict]:
-        lanes = np.arange(len(self.frame))
-        offset = self.start.copy()
+    def traces(self, legend: set[str], xaxis: str, yaxis: str, line: float | None) -> list[dict]:
+        """The panel's traces: hover points, one trace per phase, one per status class.
+
+        `line` None draws phases as bars; a width in pixels draws them as WebGL lines.
+        """
+        lanes = np.arange(len(self.frame), dtype="float64")
+        axes = {"xaxis": xaxis, "yaxis": yaxis}
+        points = "scatter" if line is None else "scattergl"
         total = sum(self.spans.values())
-        # A zero-length request still gets a sliver to hover on.
-        sliver = max(float(np.nanmax(self.start + total, initial=0.0)), 1.0) * 0.002
+        # One invisible point per request carries its hover text; with hovermode "y" the
+        # whole lane shows it, wherever its bars are.
         texts = np.asarray(self.hover())
         traces: list[dict] = [dict(
-            type="bar",
-            orientation="h", base=_typed(self.start), x=np.maximum(total, sliver), y=lanes,
-            hovertext=texts, hoverinfo="text", marker={"color": "rgba(0,0,0,0)", "line": {"width": 0}},
-            name="request", showlegend=False, xaxis=xaxis, yaxis=yaxis,
+            type=points, x=self.start + total / 2, y=lanes, mode="markers", marker={"size": 6, "opacity": 0},
+            hovertext=texts, hoverinfo="text", name="request", showlegend=False, **axes,
         )]
+        offset = self.start.copy()
         for phase, span in self.spans.items():
             drawn = span > 0
-            traces.append(dict(
-                type="bar", orientation="h", base=_typed(offset[drawn]), x=span[drawn], y=lanes[drawn],
-                marker={"color": PHASE_COLORS[phase], "line": {"width": 0}},
-                name=PHASE_LABELS[phase], legendgroup=phase, showlegend=phase not in legend,
-                hoverinfo="skip", xaxis=xaxis, yaxis=yaxis,
-            ))
+            style = {"name": PHASE_LABELS[phase], "legendgroup": phase, "showlegend": phase not in legend,
+                     "hoverinfo": "skip", **axes}
+            if line is None:
+                traces.append(dict(type="bar", orientation="h", base=_typed(offset[drawn]), x=span[drawn],
+                                   y=lanes[drawn], marker={"color": PHASE_COLORS[phase], "line": {"width": 0}}, **style))
+            else:
+                x, y = _segments(offset[drawn], span[drawn], lanes[drawn])
+                traces.append(dict(type="scattergl", x=x, y=y, mode="lines",
+                                   line={"color": PHASE_COLORS[phase], "width": line}, **style))
             legend.add(phase)
             offset = offset + span
         status = self.frame["status"].fillna(0).to_numpy("int64")
@@ -154,15 +170,14 @@ class _Panel:
         classes = {"failed": failed, "3xx": ~failed & (status >= 300) & (status < 400),
                    "4xx": ~failed & (status >= 400) & (status < 500), "5xx": ~failed & (status >= 500)}
         for cls, mask in classes.items():
-            if not mask.any():
-                continue
-            symbol, colour = STATUS_MARKS[cls]
-            traces.append(dict(
-                type="scatter", x=offset[mask], y=lanes[mask], mode="markers", hovertext=texts[mask], hoverinfo="text",
-                marker={"symbol": symbol, "color": colour, "size": 8, "line": {"width": 1.5, "color": colour}},
-                name=cls, legendgroup=cls, showlegend=cls not in legend, xaxis=xaxis, yaxis=yaxis,
-            ))
-            legend.add(cls)
+            if mask.any():
+                symbol, colour = STATUS_MARKS[cls]
+                traces.append(dict(
+                    type=points, x=offset[mask], y=lanes[mask], mode="markers", hoverinfo="skip",
+                    marker={"symbol": symbol, "color": colour, "size": 8, "line": {"width": 1.5, "color": colour}},
+                    name=cls, legendgroup=cls, showlegend=cls not in legend, **axes,
+                ))
+                legend.add(cls)
         return traces
 
     def hover(self) -> list[str]:
@@ -208,6 +223,13 @@ def _typed(values: np.ndarray) -> dict:
     return {"dtype": "f8", "bdata": base64.b64encode(np.ascontiguousarray(values, dtype="<f8")).decode("ascii")}
 
 
+def _segments(start: np.ndarray, span: np.ndarray, lane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal segments as one line broken by NaN gaps: x0, x1, NaN per segment."""
+    x = np.column_stack([start, start + span, np.full(len(start), np.nan)]).ravel()
+    y = np.column_stack([lane, lane, np.full(len(lane), np.nan)]).ravel()
+    return x, y
+
+
 def _when(page: dict) -> pd.Timestamp | None:
     try:
         return pd.Timestamp(page.get("startedDateTime")).tz_convert("UTC")
@@ -230,7 +252,7 @@ def _page(session: Session, page: str | int) -> dict:
 
 def _place(session: Session, page: str | int | None, rows: Any) -> _Panel:
     df = session.df
-    frame = pick(df, rows, session.name)
+    frame = df if rows is None else df.loc[session._positions(rows)]  # rows as Session.select reads them
     if page is not None:
         chosen = _page(session, page)
         frame = frame[frame["page"] == chosen.get("id")]

@@ -1,0 +1,224 @@
+"""What changed between two captures of the same API calls: status, headers and bodies.
+
+Requests are matched as in `compare_timings` (method, normalised URL, repeat number).
+Headers that change on every response, or only describe the connection, are ignored by
+default; JSON bodies are compared value by value and each change is named by its path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pandas as pd
+
+from necto_nb.analysis.match import CACHE_BUSTERS, IgnoreQuery, match
+from necto_nb.har.report import HarError
+
+if TYPE_CHECKING:
+    from necto_nb.session import Session
+
+#: Headers `diff` ignores by default: they differ on every response (Date, Age, request
+#: ids, tracing, cache and CDN bookkeeping) or describe the connection, not the message
+#: (Host, Connection, Content-Length: a body change is reported as such).
+VOLATILE_HEADERS: frozenset[str] = frozenset({
+    "date", "age", "expires", "last-modified", "etag", "server-timing", "x-response-time", "x-runtime",
+    "x-request-id", "request-id", "x-correlation-id", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2",
+    "x-amz-cf-id", "x-amzn-trace-id", "cf-ray", "x-served-by", "x-cache", "x-cache-hits", "x-timer",
+    "traceparent", "tracestate", "x-trace-id", "nel", "report-to",
+    "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+    "upgrade", "content-length",
+})
+COLUMNS = ["entry_a", "entry_b", "method", "url", "occurrence", "part", "name", "change", "a", "b"]
+_COOKIE_EXPIRY = re.compile(r";\s*(expires|max-age)=[^;]*", re.I)
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+_SHOWN = 1000  # characters of a value shown in a diff row; the sessions keep the rest
+
+
+def diff(
+    a: Session,
+    b: Session,
+    *,
+    ignore_headers: Iterable[str] = VOLATILE_HEADERS,
+    ignore_paths: Iterable[str] = (),
+    ignore_query: IgnoreQuery = CACHE_BUSTERS,
+    bodies: bool = True,
+) -> pd.DataFrame:
+    """Per-request changes from `a` to `b`, one row per change.
+
+    `part` is "request" (`change` "added" or "removed": a request only in `b` or only in
+    `a`), "status", "request header", "response header", "request body" or "response
+    body" (`change` "unreadable" when a body cannot be decoded, with the reason); `name` is the header name or the JSON path ("$.items[2].price") that changed;
+    `a` and `b` are the values (JSON as compact text). Headers named in `ignore_headers`
+    are skipped (case-insensitive; `VOLATILE_HEADERS` by default, pass `()` to compare
+    all); Set-Cookie is compared without its Expires and Max-Age. `ignore_paths` skips JSON
+    paths and everything under them; `*` stands for any one key or index
+    ("$.items[*].updated_at"). Bodies that are not both JSON are compared as bytes.
+    """
+    ignored = frozenset(h.lower() for h in ignore_headers)
+    skip = _path_filter(ignore_paths)
+    rows: list[dict[str, Any]] = []
+    for pair in match(a.df, b.df, ignore_query).itertuples(index=False):
+        where = {"entry_a": pair.entry_a, "entry_b": pair.entry_b, "method": pair.method, "url": pair.key,
+                 "occurrence": pair.occurrence}
+        if pair.change != "matched":
+            side, entry = (a, pair.entry_a) if pair.change == "removed" else (b, pair.entry_b)
+            rows.append({**where, "part": "request", "name": "", "change": pair.change,
+                         "a" if pair.change == "removed" else "b": str(side.df.at[entry, "url"])})
+            continue
+        ea, eb = a.entries[int(pair.entry_a)], b.entries[int(pair.entry_b)]
+        changes: list[tuple[str, str, str, Any, Any]] = []
+        status_a, status_b = ea.get("response", {}).get("status"), eb.get("response", {}).get("status")
+        if status_a != status_b:
+            changes.append(("status", "", "changed", status_a, status_b))
+        for part, key in (("request header", "request"), ("response header", "response")):
+            changes += [(part, *c) for c in _headers((ea.get(key) or {}).get("headers"),
+                                                    (eb.get(key) or {}).get("headers"), ignored)]
+        if bodies:
+            for part, read in (("request body", "request_body"), ("response body", "response_body")):
+                body_a, body_b = _read(a, read, int(pair.entry_a)), _read(b, read, int(pair.entry_b))
+                if isinstance(body_a, HarError) or isinstance(body_b, HarError):
+                    changes.append((part, "", "unreadable", _error(body_a), _error(body_b)))
+                else:
+                    changes += [(part, *c) for c in _body(body_a, body_b, skip)]
+        rows += [{**where, "part": part, "name": name, "change": change, "a": va, "b": vb}
+                 for part, name, change, va, vb in changes]
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    return out.astype({"entry_a": "Int64", "entry_b": "Int64", "occurrence": "int64"})
+
+
+def _read(session: Session, which: str, i: int) -> bytes | None | HarError:
+    """A body, or the error that says why it cannot be read (bad base64, a missing side
+    file): one bad body is a row of the diff, not the end of it."""
+    try:
+        return getattr(session, which)(i)
+    except HarError as exc:
+        return exc
+
+
+def _error(body: bytes | None | HarError) -> str | None:
+    return str(body) if isinstance(body, HarError) else _summary(body)
+
+
+def _headers(a: list | None, b: list | None, ignored: frozenset[str]) -> list[tuple[str, str, Any, Any]]:
+    """Header changes (name, change, a, b); repeated headers compare as sorted value lists."""
+    va, vb = _header_values(a or [], ignored), _header_values(b or [], ignored)
+    changes = []
+    for name in dict.fromkeys([*va, *vb]):
+        if name not in vb:
+            changes.append((name, "removed", "\n".join(va[name]), None))
+        elif name not in va:
+            changes.append((name, "added", None, "\n".join(vb[name])))
+        elif va[name] != vb[name]:
+            changes.append((name, "changed", "\n".join(va[name]), "\n".join(vb[name])))
+    return changes
+
+
+def _header_values(headers: list, ignored: frozenset[str]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for h in headers:
+        name = str(h.get("name", "")).lower()
+        if not name or name.startswith(":") or name in ignored:  # ":authority" etc. restate the URL
+            continue
+        value = str(h.get("value", ""))
+        if name == "set-cookie":
+            value = _COOKIE_EXPIRY.sub("", value)
+        values.setdefault(name, []).append(value)
+    return {name: sorted(v) for name, v in values.items()}
+
+
+def _body(a: bytes | None, b: bytes | None, skip: re.Pattern | None) -> list[tuple[str, str, Any, Any]]:
+    if a == b:
+        return []
+    if a is None or b is None:
+        return [("", "added" if a is None else "removed", _summary(a), _summary(b))]
+    ja, jb = _json(a), _json(b)
+    if ja is not _NOT_JSON and jb is not _NOT_JSON:
+        return [c for c in json_changes(ja, jb) if not (skip and skip.fullmatch(c[0]))]
+    return [("", "changed", _summary(a), _summary(b))]
+
+
+_NOT_JSON = object()
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:  # fails at the first byte that is not JSON: cheap to try
+        return _NOT_JSON
+
+
+def _summary(body: bytes | None) -> str | None:
+    if body is None:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<{len(body):,} bytes of binary>"
+    return _short(text)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text) - _SHOWN:,} more characters)"
+
+
+def _show(value: Any) -> str:
+    try:
+        return _short(orjson.dumps(value).decode())
+    except TypeError:  # orjson writes 255 levels of nesting at most; parsing allows 1024
+        try:
+            return _short(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        except RecursionError:
+            return "<JSON nested too deeply to show>"
+
+
+def json_changes(a: Any, b: Any) -> list[tuple[str, str, str | None, str | None]]:
+    """Changes between two JSON values, in document order: (path, "added" | "removed" |
+    "changed", a, b) with the values as compact JSON.
+
+    Objects compare key by key, arrays index by index; a value that changes type is one
+    change (1 and 1.0 are the same number; true and 1 are not). Iterative, so deeply nested
+    documents do not hit Python's recursion limit.
+    """
+    changes: list[tuple[str, str, str | None, str | None]] = []
+    stack: list[tuple] = [("$", a, b)]
+    while stack:
+        item = stack.pop()
+        if len(item) == 4:  # a change found while expanding a parent, emitted in its place
+            changes.append(item)
+            continue
+        path, x, y = item
+        if isinstance(x, dict) and isinstance(y, dict):
+            todo = []
+            for key in dict.fromkeys([*x, *y]):
+                child = f"{path}.{key}" if _IDENTIFIER.match(key) else f"{path}[{orjson.dumps(key).decode()}]"
+                todo.append((child, "removed", _show(x[key]), None) if key not in y else
+                            (child, "added", None, _show(y[key])) if key not in x else (child, x[key], y[key]))
+            stack += reversed(todo)
+        elif isinstance(x, list) and isinstance(y, list):
+            todo = [(f"{path}[{i}]", x[i], y[i]) if i < len(y) else (f"{path}[{i}]", "removed", _show(x[i]), None)
+                    for i in range(len(x))]
+            todo += [(f"{path}[{i}]", "added", None, _show(y[i])) for i in range(len(x), len(y))]
+            stack += reversed(todo)
+        elif not _same(x, y):
+            changes.append((path, "changed", _show(x), _show(y)))
+    return changes
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, bool) or isinstance(y, bool) or not isinstance(x, int | float) or not isinstance(y, int | float):
+        return type(x) is type(y) and x == y
+    return x == y
+
+
+def _path_filter(patterns: Iterable[str]) -> re.Pattern | None:
+    """One regex for the ignored JSON paths and everything beneath them."""
+    parts = []
+    for pattern in patterns:
+        if not pattern.startswith("$"):
+            raise ValueError(f"ignore_paths: {pattern!r} is not a JSON path (they start with '$', e.g. '$.items[*].id')")
+        parts.append(re.escape(pattern).replace(r"\*", r"[^.\[\]]+"))
+    return re.compile(f"(?:{'|'.join(parts)})(?:[.\\[].*)?", re.S) if parts else None

@@ -107,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("a", metavar="A", help="the baseline HAR")
     diff.add_argument("b", metavar="B", help="the HAR to compare with it")
+    diff.add_argument("--ignore-header", action="append", default=[], metavar="NAME",
+                      help="also ignore this header (repeatable)")
+    diff.add_argument("--all-headers", action="store_true", help="compare volatile headers such as Date too")
+    diff.add_argument("--ignore-path", action="append", default=[], metavar="JSONPATH",
+                      help="ignore this JSON body path and below, e.g. '$.items[*].updated_at' (repeatable)")
+    diff.add_argument("--no-bodies", action="store_true", help="compare status and headers only")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are differences")
 
     capture = command(
@@ -270,47 +276,88 @@ def _atomic(path: Path, write: Callable[[str], object]) -> None:
 # -- diff -----------------------------------------------------------------------------
 
 
+def _clip(value: object, width: int = 160) -> str:
+    text = repr(value) if not isinstance(value, str) else value.replace("\n", " | ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _diff(args: argparse.Namespace) -> int:
-    raise CliError("diff is not available yet")
+    from necto_nb.analysis import VOLATILE_HEADERS, diff
+
+    a, b = _read(args.a), _read(args.b)
+    ignored = set(args.ignore_header) | (set() if args.all_headers else set(VOLATILE_HEADERS))
+    try:
+        changes = diff(a, b, ignore_headers=ignored, ignore_paths=args.ignore_path, bodies=not args.no_bodies)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    only = changes[changes["part"] == "request"]
+    removed, added = only[only["change"] == "removed"], only[only["change"] == "added"]
+    changed = changes[changes["part"] != "request"]
+    matched = len(a) - len(removed)
+    n_changed = changed["entry_a"].nunique()
+    print(f"A: {args.a} ({_entries(len(a))})")
+    print(f"B: {args.b} ({_entries(len(b))})")
+    print(f"{matched} matched ({n_changed} changed, {matched - n_changed} the same), "
+          f"{len(removed)} only in A, {len(added)} only in B")
+    for title, rows, side in (("only in A", removed, "a"), ("only in B", added, "b")):
+        for row in rows.itertuples(index=False):
+            print(f"{title}: {row.method} {getattr(row, side)}")
+    for (entry, method, url, occurrence), rows in changed.groupby(
+            ["entry_a", "method", "url", "occurrence"], sort=False):
+        repeat = f" (repeat {occurrence + 1})" if occurrence else ""
+        print(f"\n{method} {url}{repeat}")
+        for row in rows.itertuples(index=False):
+            name = f" {row.name}" if row.name else ""
+            if row.change == "changed":
+                print(f"  {row.part}{name}: {_clip(row.a)} -> {_clip(row.b)}")
+            else:
+                print(f"  {row.part}{name} {row.change}: {_clip(row.b if row.change == 'added' else row.a)}")
+    return WARNINGS if args.exit_code and len(changes) else OK
 
 
 # -- capture and demo: run until SIGINT or SIGTERM -------------------------------------
 
 
-def _until_signalled() -> int:
-    """Block until SIGINT or SIGTERM (or SIGHUP); return the signal number."""
-    received: list[int] = []
-    done = threading.Event()
-    signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP end a long-running command, for `wait()` to return.
 
-    def handler(signum: int, frame: object) -> None:
-        received.append(signum)
-        done.set()
-        # A second Ctrl-C interrupts as usual; files are written atomically, so none is left half-written.
-        for s in signals:
-            signal.signal(s, signal.SIG_DFL if s != signal.SIGINT else signal.default_int_handler)
+    Installed before the command says it is ready, so a signal sent as soon as the
+    address is printed is not lost. After the first, a second Ctrl-C interrupts as
+    usual: files are written atomically, so none is left half-written.
+    """
 
-    previous = {s: signal.signal(s, handler) for s in signals}
-    try:
-        while not done.wait(0.5):
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._done = threading.Event()
+        self._signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+        self._previous = {s: signal.signal(s, self._handler) for s in self._signals}
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.received = signum
+        self._done.set()
+        self.restore()
+
+    def restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def wait(self) -> str:
+        """Block until a signal arrives; its name."""
+        while not self._done.wait(0.5):  # a timeout keeps the main thread responsive everywhere
             pass
-    finally:
-        if not received:
-            for s, h in previous.items():
-                signal.signal(s, h)
-    return received[0]
+        return signal.Signals(self.received).name
 
 
 def _capture(args: argparse.Namespace) -> int:
     from necto_nb import Session
+    from necto_nb.capture import ProxyError
 
     _format(args.output, HAR_SUFFIXES)
     out = Path(args.output)
     if not out.parent.is_dir():
         raise CliError(f"cannot write {out}: the folder {out.parent} does not exist")
-    from necto_nb.capture import ProxyError
-
     session = Session(args.name)
+    stop = _StopSignals()
     options: dict[str, Any] = {"port": args.port, "host": args.host, "ignore_hosts": args.ignore_hosts}
     if args.max_body is not None:
         options["max_body"] = args.max_body
@@ -319,14 +366,14 @@ def _capture(args: argparse.Namespace) -> int:
     try:
         proxy = session.capture(**options)
     except (ProxyError, ValueError, RuntimeError) as e:
+        stop.restore()
         raise CliError(str(e)) from None
     try:
         for warning in proxy.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         print(f"capturing through {proxy.url} (CA certificate for HTTPS: {proxy.ca_cert_path})", flush=True)
         print(f"press Ctrl-C (or send SIGTERM) to stop and write {out}", flush=True)
-        signum = _until_signalled()
-        print(f"{signal.Signals(signum).name}: stopping", flush=True)
+        print(f"{stop.wait()}: stopping", flush=True)
     finally:
         proxy.stop()
         # Written even when stopping went wrong: what was recorded is the point of the command.
@@ -343,13 +390,15 @@ def _capture(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from necto_nb.demo import serve
 
+    stop = _StopSignals()
     try:
         site = serve(args.port, args.host, slow_ms=args.slow_ms)
     except (OSError, ValueError) as e:
+        stop.restore()
         raise CliError(str(e)) from None
     with site:
         print(f"demo site at {site.url}/ (WebSocket echo at {site.ws_url}); Ctrl-C to stop", flush=True)
-        _until_signalled()
+        stop.wait()
     return OK
 
 

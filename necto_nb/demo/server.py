@@ -122,7 +122,7 @@ class DemoServer:
         for ws in list(self._websockets):  # close_all_connections leaves WebSockets open
             ws.close(1001, "server stopping")
         await server.close_all_connections()
-        # asyncio.run then cancels what is left, such as a handler still in /slow.
+        # Handlers still in /slow woke on _stopping and dropped their connection; asyncio.run cancels the rest.
 
 
 def serve(port: int = 0, host: str = "127.0.0.1", *, slow_ms: int = 0) -> DemoServer:

@@ -340,3 +340,87 @@ def test_lab_refuses_a_missing_folder(script, tmp_path):
     result = run(script, "lab", str(tmp_path / "nope"))
     assert result.returncode == 2
     assert f"{tmp_path / 'nope'} is not a folder" in result.stderr.decode()
+
+
+# -- diff -------------------------------------------------------------------------------------
+
+
+def _entry(method: str, url: str, status: int, body: object, headers: dict[str, str]) -> dict:
+    text = json.dumps(body)
+    return {
+        "startedDateTime": "2024-05-01T10:00:00.000Z", "time": 10,
+        "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
+                    "queryString": [], "headersSize": -1, "bodySize": 0},
+        "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [],
+                     "headers": [{"name": k, "value": v} for k, v in headers.items()],
+                     "content": {"size": len(text), "mimeType": "application/json", "text": text},
+                     "redirectURL": "", "headersSize": -1, "bodySize": len(text)},
+        "cache": {}, "timings": {"send": 1, "wait": 8, "receive": 1},
+    }
+
+
+def _har(path: Path, entries: list[dict]) -> Path:
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "test", "version": "1"},
+                                        "entries": entries}}))
+    return path
+
+
+@pytest.fixture
+def pair(tmp_path) -> tuple[Path, Path]:
+    api = "http://127.0.0.1:8000/api/items"
+    before = _har(tmp_path / "before.har", [
+        _entry("GET", api, 200, {"items": [{"id": 1, "price": 9.5}]}, {"Date": "Wed, 01 May 2024 10:00:00 GMT", "X-Shop": "a"}),
+        _entry("POST", api, 201, {"id": 2}, {}),
+        _entry("GET", "http://127.0.0.1:8000/old", 200, {}, {}),
+    ])
+    after = _har(tmp_path / "after.har", [
+        _entry("GET", api + "?_=1714557600", 200, {"items": [{"id": 1, "price": 10}]}, {"Date": "Thu, 02 May 2024 09:00:00 GMT", "X-Shop": "b"}),
+        _entry("POST", api, 500, {"error": "boom"}, {}),
+        _entry("GET", "http://127.0.0.1:8000/new", 200, {}, {}),
+    ])
+    return before, after
+
+
+def test_diff_prints_what_changed_per_request(script, pair):
+    result = run(script, "diff", *map(str, pair))
+    assert result.returncode == 0, out(result)
+    assert result.stdout.decode().splitlines() == [
+        f"A: {pair[0]} (3 entries)",
+        f"B: {pair[1]} (3 entries)",
+        "2 matched (2 changed, 0 the same), 1 only in A, 1 only in B",
+        "only in A: GET http://127.0.0.1:8000/old",
+        "only in B: GET http://127.0.0.1:8000/new",
+        "",
+        "GET http://127.0.0.1:8000/api/items",
+        "  response header x-shop: a -> b",
+        "  response body $.items[0].price: 9.5 -> 10",
+        "",
+        "POST http://127.0.0.1:8000/api/items",
+        "  status: 201 -> 500",
+        '  response body $.id removed: 2',
+        '  response body $.error added: "boom"',
+    ]
+
+
+def test_diff_options_and_exit_code(script, pair):
+    a, b = map(str, pair)
+    assert run(script, "diff", "--exit-code", a, b).returncode == 1
+    assert run(script, "diff", "--exit-code", a, a).returncode == 0
+    same = run(script, "diff", a, a).stdout.decode()
+    assert "3 matched (0 changed, 3 the same), 0 only in A, 0 only in B" in same
+    everything = run(script, "diff", "--all-headers", a, b).stdout.decode()
+    assert "  response header date: Wed, 01 May 2024 10:00:00 GMT -> Thu, 02 May 2024 09:00:00 GMT" in everything
+    quiet = run(script, "diff", "--ignore-header", "X-Shop", "--ignore-path", "$.items[*].price", a, b).stdout.decode()
+    assert "x-shop" not in quiet and "price" not in quiet
+    assert "1 matched" not in quiet and "2 matched (1 changed, 1 the same)" in quiet
+    headers_only = run(script, "diff", "--no-bodies", a, b).stdout.decode()
+    assert "response body" not in headers_only and "status: 201 -> 500" in headers_only
+
+
+def test_diff_errors(script, pair, corpus):
+    bad_path = run(script, "diff", "--ignore-path", "items.price", *map(str, pair))
+    assert bad_path.returncode == 2
+    assert "is not a JSON path" in bad_path.stderr.decode()
+    unreadable = run(script, "diff", str(pair[0]), str(corpus / BROKEN))
+    assert unreadable.returncode == 2
+    assert f"cannot read {corpus / BROKEN}" in unreadable.stderr.decode()

@@ -143,12 +143,16 @@ class Recorder:
             while self._pending:
                 batch.append(self._pending.popleft())
             entries = [self._convert(f) for f in batch]
-            started = time.perf_counter()
+            started, before = time.perf_counter(), len(self.session)
             try:
                 self.session.extend(entries)
             except Exception as e:
-                self.errors.append(f"Session.extend refused {len(entries)} entries: {e!r}")
-                self.rejected.extend(entries)
+                if len(self.session) > before:  # appended; what failed came after (an observer)
+                    self.errors.append(f"after appending {len(entries)} entries to the session: {e!r}")
+                    self.recorded += len(entries)
+                else:
+                    self.errors.append(f"Session.extend refused {len(entries)} entries: {e!r}")
+                    self.rejected.extend(entries)
             else:
                 self.recorded += len(entries)
             self._last_extend = time.perf_counter() - started
@@ -188,7 +192,10 @@ class Recorder:
         self._closing = True
         self._wake.set()
         self._hurry.set()
-        self._thread.join()
+        if threading.current_thread() is self._thread:  # stop() called by a session observer
+            self._drain()
+        else:
+            self._thread.join()
 
 
 def _fallback_entry(flow: http.HTTPFlow, message: str) -> dict[str, Any]:

@@ -87,8 +87,8 @@ def _free_path(folder: Path, stem: str) -> Path:
 
 
 def _upload_name(name: Any) -> str:
-    """A file name to read an upload under (no folders), keeping its suffix (.gz, .zhar)."""
-    base = Path(str(name or "")).name
+    """The upload's own name as a single path component (its suffix tells .gz and .zhar)."""
+    base = re.sub(r"[/\\\x00]", "_", str(name or ""))
     return base if base not in ("", ".", "..") else "upload.har"
 
 
@@ -106,11 +106,12 @@ class TrafficGrid(w.VBox):
         self.session = session
         self.folder = Path(folder) if folder is not None else None
         self.toolbar = Toolbar(redact=redact)
+        # One lock for grid and table: a click's selection and the session's update are one step.
+        self._lock = threading.RLock()
         self.table = TrafficTable(height=height, on_select=self._selected_in_table,
-                                  on_sort=lambda _key, _ascending: self.refresh(view=True))
+                                  on_sort=lambda _key, _ascending: self.refresh(view=True), lock=self._lock)
         self.detail = w.HTML(detail.render(session, None))
         self.messages = w.Output()
-        self._lock = threading.RLock()
         self._df: pd.DataFrame | None = None
         self._detail_of: tuple[Any, int | None] = (None, None)
         self._throttle = Throttle(interval, self.refresh)
@@ -137,8 +138,9 @@ class TrafficGrid(w.VBox):
         self.refresh()
 
     def _selected_in_table(self, labels: list[int]) -> None:
-        self.session.select(labels)
-        self.refresh()
+        with self._lock:
+            self.session.select(labels)
+            self.refresh()
 
     # -- keeping in step with the session -----------------------------------------------
 

@@ -93,10 +93,14 @@ class TrafficTable(anywidget.AnyWidget):
 
     def __init__(self, *, height: str = "360px",
                  on_select: Callable[[list[int]], None] | None = None,
-                 on_sort: Callable[[str, bool], None] | None = None) -> None:
+                 on_sort: Callable[[str, bool], None] | None = None,
+                 lock: threading.RLock | None = None) -> None:
+        """`on_select(labels)` hears of selections made in the browser, `on_sort(key, ascending)`
+        of header clicks. `lock` guards the table's state; its owner can pass its own so a
+        click and the owner's follow-up are one step for other threads."""
         super().__init__(height=height)
         self.columns = [{"key": k, "label": label, "width": w, "align": a} for k, label, w, a in COLUMNS]
-        self._lock = threading.RLock()  # live updates arrive on a timer thread, clicks on the kernel's
+        self._lock = lock or threading.RLock()  # live updates come on a timer thread, clicks on the kernel's
         self._df = frame.empty()
         self._order = np.empty(0, dtype="int64")
         self._selected: set[int] = set()
@@ -190,38 +194,32 @@ class TrafficTable(anywidget.AnyWidget):
         elif kind == "key":
             self.key(str(content.get("key")), shift=bool(content.get("shift")))
         elif kind == "all":
-            self._change(set(self._order.tolist()), focus=self.focus)
+            self.select_all()
         elif kind == "sort":
             self.sort_by(str(content.get("key")))
+
+    # Each of these changes the selection and tells `on_select` under the lock, so with the
+    # grid's lock no refresh from another thread can come between the two.
 
     def click(self, pos: int, *, label: int | None = None, ctrl: bool = False, shift: bool = False) -> None:
         """A click on row `pos` of the view (`label`: the entry the browser drew there)."""
         with self._lock:
-            pos = self._locate(pos, label)
-            if pos is None:
-                return
-            label = int(self._order[pos])
-            anchor = self._position(self._anchor)
-            if shift and anchor is not None:
-                lo, hi = sorted((anchor, pos))
-                span = set(self._order[lo:hi + 1].tolist())
-                self._change(self._selected | span if ctrl else span, focus=label)
-                return
-            self._anchor = label
-            if ctrl:
-                self._change(self._selected ^ {label}, focus=label)
-            else:
-                self._change({label}, focus=label)
+            self._emit(self._click(pos, label, ctrl, shift))
 
     def key(self, key: str, *, shift: bool = False) -> None:
         """ArrowUp / ArrowDown move the focus row; with shift they extend from the anchor."""
         with self._lock:
-            if not len(self._order) or key not in ("ArrowUp", "ArrowDown"):
-                return
-            here = self._position(self.focus)
-            step = 1 if key == "ArrowDown" else -1
-            pos = 0 if here is None else min(max(here + step, 0), len(self._order) - 1)
-            self.click(pos, shift=shift)
+            picked = None
+            if len(self._order) and key in ("ArrowUp", "ArrowDown"):
+                here = self._position(self.focus)
+                step = 1 if key == "ArrowDown" else -1
+                pos = 0 if here is None else min(max(here + step, 0), len(self._order) - 1)
+                picked = self._click(pos, None, False, shift)
+            self._emit(picked)
+
+    def select_all(self) -> None:
+        with self._lock:
+            self._emit(self._change(set(self._order.tolist()), focus=self.focus))
 
     def sort_by(self, key: str) -> None:
         with self._lock:
@@ -231,12 +229,28 @@ class TrafficTable(anywidget.AnyWidget):
         if self._on_sort is not None:
             self._on_sort(key, ascending)
 
-    def _change(self, selected: set[int], *, focus: int | None) -> None:
+    def _click(self, pos: int, label, ctrl: bool, shift: bool) -> list[int] | None:
+        pos = self._locate(pos, label)
+        if pos is None:
+            return None
+        label = int(self._order[pos])
+        anchor = self._position(self._anchor)
+        if shift and anchor is not None:
+            lo, hi = sorted((anchor, pos))
+            span = set(self._order[lo:hi + 1].tolist())
+            return self._change(self._selected | span if ctrl else span, focus=label)
+        self._anchor = label
+        return self._change(self._selected ^ {label} if ctrl else {label}, focus=label)
+
+    def _change(self, selected: set[int], *, focus: int | None) -> list[int]:
         self._selected = selected
         self.focus = focus if focus in selected else None
         self._send_window()
-        if self._on_select is not None:
-            self._on_select(sorted(selected))
+        return sorted(selected)
+
+    def _emit(self, picked: list[int] | None) -> None:
+        if picked is not None and self._on_select is not None:
+            self._on_select(picked)
 
     def _position(self, label: int | None) -> int | None:
         if label is None:

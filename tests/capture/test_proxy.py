@@ -210,7 +210,7 @@ def test_interpreter_exit_stops_the_proxy(tmp_path, confdir):
 # -- what gets recorded ------------------------------------------------------------------
 
 
-def test_http_exchange_is_a_full_har_entry(proxy, upstream, har_schema):
+def test_http_exchange_is_a_full_har_entry(proxy, upstream):
     blob = bytes(range(256)) * 40
     with client(proxy) as c:
         r = c.get(f"{upstream.http}/echo?a=1&b=x%20y", headers={"Cookie": "sid=42; theme=dark", "X-Test": "yes"})
@@ -246,11 +246,26 @@ def test_http_exchange_is_a_full_har_entry(proxy, upstream, har_schema):
     assert cookies[0] == {"name": "session", "value": "abc123", "path": "/app", "domain": "127.0.0.1",
                           "httpOnly": True, "secure": True, "sameSite": "Lax"}
     assert cookies[1]["expires"] == "2037-10-21T07:28:00.000000Z"
+    assert proxy.flows == 3 and len(proxy.session.report) == 0  # nothing needed repair
 
+
+def test_a_mixed_capture_exports_as_valid_har(proxy, upstream, har_schema):
+    with client(proxy) as c:
+        c.get(f"{upstream.http}/echo?q=1", headers={"Cookie": "a=1"})
+        c.post(f"{upstream.https}/echo", content=bytes(range(256)))
+        c.post(f"{upstream.http}/echo", data={"field": "value"})
+        for path in ("/gzip", "/cookies", "/latin1", "/redirect", "/reset", "/status/500"):
+            c.get(upstream.https + path)
+        c.get(f"http://127.0.0.1:{free_port()}/refused")
+    with ws_connect(f"{upstream.ws}/mixed", proxy=proxy.url) as ws:
+        ws.send(b"\x00\x01")
+        ws.recv()
+    settle(proxy)
     har = proxy.session.to_har()
+    assert len(har["log"]["entries"]) == 11
     errors = list(har_schema.iter_errors(har))
     assert not errors, errors[0]
-    assert proxy.flows == 3 and len(proxy.session.report) == 0  # nothing needed repair
+    assert len(proxy.session.report) == 0  # nothing the core had to repair
 
 
 @pytest.mark.parametrize("path, coding", [("/gzip", "gzip"), ("/brotli", "br"), ("/chunked", None)])

@@ -167,6 +167,8 @@ def _lab(args: argparse.Namespace) -> int:
         command.append(f"--port={args.port}")
     if args.no_browser:
         command.append("--no-browser")
+    if os.geteuid() == 0:  # JupyterLab refuses root without it; containers and CI run as root
+        command.append("--allow-root")
     command += args.extra
     sys.stdout.flush()
     # Replace this process: Ctrl-C and SIGTERM then reach JupyterLab directly.

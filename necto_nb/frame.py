@@ -52,11 +52,11 @@ _VERSIONS = {
     "h2": "HTTP/2", "http/2": "HTTP/2", "http/2.0": "HTTP/2", "h3": "HTTP/3", "http/3": "HTTP/3",
     "http/3.0": "HTTP/3", "http/1.1": "HTTP/1.1", "http/1.0": "HTTP/1.0", "http/0.9": "HTTP/0.9",
 }
-_TYPE_BY_MIME = [
+_TYPE_BY_MIME = [  # first match wins: image/svg+xml is an image, not xml
     ("text/html", "document"), ("application/xhtml", "document"), ("text/css", "stylesheet"),
-    ("javascript", "script"), ("ecmascript", "script"), ("json", "fetch"), ("xml", "fetch"),
-    ("image/", "image"), ("font/", "font"), ("woff", "font"), ("video/", "media"),
-    ("audio/", "media"), ("text/event-stream", "eventsource"),
+    ("javascript", "script"), ("ecmascript", "script"), ("image/", "image"), ("font/", "font"),
+    ("woff", "font"), ("video/", "media"), ("audio/", "media"), ("text/event-stream", "eventsource"),
+    ("json", "fetch"), ("xml", "fetch"),
 ]
 
 

@@ -13,9 +13,9 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype
 
 from necto_nb import frame
-from necto_nb.har import body, model, write
+from necto_nb.har import body, write
 from necto_nb.har.entries import Entries
-from necto_nb.har.read import parse, paused_gc, repair_entry
+from necto_nb.har.read import parse, paused_gc, repair_entry, valid_view
 from necto_nb.har.repair import Repairer
 from necto_nb.har.report import HarError, Report
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from necto_nb.widgets import TrafficGrid
 
 Rows = Any  # index labels, a boolean mask, or a filtered frame
-_entry_decoder = msgspec.json.Decoder(model.Entry)
 
 
 class Session:
@@ -93,10 +92,11 @@ class Session:
             views, raws = [], []
             repairer = Repairer(self.report)
             for i, raw in enumerate(encoded, start):
-                try:
-                    views.append(_entry_decoder.decode(raw))
+                view = valid_view(raw)  # checked as on import: an odd date or body would break the frame
+                if view is not None:
+                    views.append(view)
                     raws.append(raw)
-                except msgspec.DecodeError:
+                else:
                     fixed = repair_entry(raw, f"log.entries[{i}]", repairer)
                     if fixed is None:
                         self.log.setdefault("_invalidEntries", []).append(msgspec.json.decode(raw))

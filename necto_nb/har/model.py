@@ -31,6 +31,9 @@ IP = rf"^({IPV4}|{IPV6})$"
 CACHE_DATE = r"^\d{4}-?\d\d-?\d\dT?\d\d:?\d\d:?\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"
 
 DateTime = Annotated[str, Meta(pattern=DATE_TIME)]
+#: msgspec reads integers of any size; numpy, pandas and most tools hold 64 bits.
+INT64 = (-(2 ** 63), 2 ** 63 - 1)
+Int = Annotated[int, Meta(ge=INT64[0], le=INT64[1])]
 Uri = Annotated[str, Meta(pattern=URI)]
 Phase = Annotated[float, Meta(ge=-1)]
 
@@ -64,9 +67,9 @@ class PostData(Struct, gc=False):
 
 
 class Content(Struct, gc=False):
-    size: int
+    size: Int
     mimeType: str
-    compression: int = 0
+    compression: Int = 0
     encoding: str = ""
     # Raw: a view into the file, not a copy of the body (`read.body_text_ok` checks it).
     text: Raw = Raw(b"")
@@ -75,7 +78,7 @@ class Content(Struct, gc=False):
 
 class CacheState(Struct, gc=False):
     eTag: str
-    hitCount: int
+    hitCount: Int
     lastAccess: Annotated[str, Meta(pattern=CACHE_DATE)]
     expires: Annotated[str, Meta(pattern=CACHE_DATE)] = ""
 
@@ -102,21 +105,21 @@ class Request(Struct, gc=False):
     cookies: list[Cookie]
     headers: list[NameValue]
     queryString: list[NameValue]
-    headersSize: int
-    bodySize: int
+    headersSize: Int
+    bodySize: Int
     postData: PostData | UnsetType = UNSET
 
 
 class Response(Struct, gc=False):
-    status: int
+    status: Int
     statusText: str
     httpVersion: str
     cookies: list[Cookie]
     headers: list[NameValue]
     content: Content
     redirectURL: str
-    headersSize: int
-    bodySize: int
+    headersSize: Int
+    bodySize: Int
     # Custom fields are never wrong: tools write numbers as strings, errors as objects.
     transferSize: Any = field(default=None, name="_transferSize")
     error: Any = field(default=None, name="_error")

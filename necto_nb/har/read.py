@@ -8,6 +8,8 @@ repaired (`repair.Repairer`); the views go, a chunk at a time, to whoever builds
 from __future__ import annotations
 
 import gc
+import json
+import math
 import re
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -21,7 +23,7 @@ from msgspec import UNSET
 from necto_nb.har import model
 from necto_nb.har.body import side_file
 from necto_nb.har.entries import Entries
-from necto_nb.har.repair import Repairer, check_base64
+from necto_nb.har.repair import Repairer, check_base64, frame_date
 from necto_nb.har.report import HarError, Report
 from necto_nb.har.source import load
 
@@ -94,6 +96,12 @@ def _decode(decoder: msgspec.json.Decoder, data: Any, name: str, what: str):
         raise HarError(f"{name}: {what}: {message}") from None
     except RecursionError:
         raise HarError(f"{name}: invalid HAR: {what} is nested too deeply to read") from None
+    except UnicodeDecodeError as exc:
+        raise HarError(f"{name}: {what}: invalid UTF-8 ({_utf8(exc)})") from None
+
+
+def _utf8(exc: UnicodeDecodeError) -> str:
+    return f"byte {exc.object[exc.start:exc.start + 1]!r} at offset {exc.start}: {exc.reason}"
 
 
 def _unwrap(data: bytes, report: Report) -> bytes:
@@ -132,6 +140,10 @@ def _fields_of(raw: Any, name: str, path: str, quiet: bool = False) -> dict | No
         if quiet:
             return None
         raise HarError(f"{name}: {path} is {_json_kind(raw)}, not an object") from None
+    except UnicodeDecodeError as exc:
+        if quiet:
+            return None
+        raise HarError(f"{name}: {path}: invalid UTF-8 in a key ({_utf8(exc)})") from None
 
 
 def _json_kind(raw: Any) -> str:
@@ -149,7 +161,7 @@ def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = N
     data = _unwrap(loaded.data, report)
     try:
         top = _log_fields.decode(data)  # the usual {"log": {...}} in one pass
-    except (msgspec.DecodeError, RecursionError):  # unusual shape, or not JSON: say where
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):  # unusual shape, or not JSON: say where
         top = _fields_of(_decode(_any_raw, data, name, "the file"), name, "the top level")
     log = _find_log(top, name, report)
     if "entries" not in log:
@@ -164,7 +176,8 @@ def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = N
         meta["_pages"] = pages
         report.add("warning", "log.pages", "log.pages is not a list", "kept as log._pages; no pages")
         pages = []
-    checks = _Checks(report, {p.get("id") for p in pages if isinstance(p, dict)}, loaded.folder)
+    checks = _Checks(report, {p.get("id") for p in pages if isinstance(p, dict) and isinstance(p.get("id"), str)},
+                     loaded.folder)
     entries = _read_entries(entries_raw, name, repairer, meta, lambda views, start: (checks(views, start), sink(views, start)),
                             progress)
     parsed = Parsed(name, meta, _read_pages(pages, checks.first_seen, repairer, meta), entries, report,
@@ -191,8 +204,8 @@ def _read_entries(raw: msgspec.Raw, name: str, repairer: Repairer, meta: dict, s
     for first in chunks:
         views, start = [], len(kept)
         for i in range(first, min(first + CHUNK, len(raws))):
-            view = _try_decode(raws[i])
-            if view is not None and _texts_ok(view):
+            view = valid_view(raws[i])
+            if view is not None:
                 views.append(view)
                 kept.append(raws[i])
                 continue
@@ -209,11 +222,13 @@ def _read_entries(raw: msgspec.Raw, name: str, repairer: Repairer, meta: dict, s
     return Entries(kept, array=None if repaired else raw)
 
 
-def _try_decode(raw: msgspec.Raw) -> model.Entry | None:
+def valid_view(raw: Any) -> model.Entry | None:
+    """The typed view of an entry that needs no repair, else None."""
     try:
-        return _entry_decoder.decode(raw)
-    except (msgspec.ValidationError, RecursionError):
+        view = _entry_decoder.decode(raw)
+    except (msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         return None
+    return view if _texts_ok(view) and frame_date(view.startedDateTime) else None
 
 
 def _texts_ok(view: model.Entry) -> bool:
@@ -272,10 +287,7 @@ class _Checks:
 
 def repair_entry(raw: Any, path: str, repairer: Repairer) -> tuple[model.Entry, bytes] | None:
     """Repair one entry; None (reported) if it is not an object at all or cannot be repaired."""
-    try:
-        obj = msgspec.json.decode(raw)
-    except RecursionError:
-        obj = None
+    obj = _decode_leniently(raw, path, repairer.report)
     if not isinstance(obj, dict):
         repairer.report.add("warning", path, f"an entry must be an object, not {_json_kind(raw)}",
                             "kept in log._invalidEntries")
@@ -289,6 +301,30 @@ def repair_entry(raw: Any, path: str, repairer: Repairer) -> tuple[model.Entry, 
         return None
 
 
+def _decode_leniently(raw: Any, path: str, report: Report) -> Any:
+    """An entry msgspec will not decode: invalid UTF-8 (replaced, reported), or a number
+    beyond a float such as 1e400 (kept as its text, for the repair to set aside); None if
+    nested too deeply."""
+    try:
+        return msgspec.json.decode(raw)
+    except RecursionError:
+        return None
+    except UnicodeDecodeError as exc:
+        report.add("warning", path, f"invalid UTF-8 ({_utf8(exc)})", "replaced with U+FFFD")
+        raw = bytes(raw).decode("utf-8", "replace")
+    except msgspec.DecodeError:
+        raw = bytes(raw)
+    try:  # the standard library's decoder lets a number that no float holds be kept as text
+        return json.loads(raw, parse_float=_finite_or_text, parse_constant=str)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _finite_or_text(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def _read_pages(pages: list, first_seen: dict[str, str], repairer: Repairer, meta: dict) -> list[dict]:
     kept = []
     for i, page in enumerate(pages):
@@ -296,7 +332,8 @@ def _read_pages(pages: list, first_seen: dict[str, str], repairer: Repairer, met
             meta.setdefault("_invalidPages", []).append(page)
             repairer.report.add("warning", f"log.pages[{i}]", "a page must be an object", "kept in log._invalidPages")
             continue
-        repairer.page(page, f"log.pages[{i}]", first_seen.get(page.get("id")))
+        page_id = page.get("id")
+        repairer.page(page, f"log.pages[{i}]", first_seen.get(page_id) if isinstance(page_id, str) else None)
         kept.append(page)
     ids = [p["id"] for p in kept]
     if len(set(ids)) != len(ids):

@@ -26,6 +26,9 @@ _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*:)(//[^/?#]*)?(.*)$", re.S)
 _SAFE_AUTHORITY = "!$&'()*+,;=:@[]%-._~"
 _SAFE_REST = "!$&'()*+,;=:@/?#%-._~"
+_LONG_FRACTION = re.compile(r"\.[0-9]{10,}")
+#: datetime64[ns] spans 1677-09-21 to 2262-04-11: whole years inside that.
+FRAME_YEARS = (1678, 2261)
 
 STRING, INTEGER, NUMBER, BOOLEAN = "string", "integer", "number", "boolean"
 
@@ -36,13 +39,29 @@ def now_iso() -> str:
 
 def normalise_date(value: str) -> str | None:
     """An RFC 3339 form of a date the HAR schema would reject, or None if it is no date."""
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+    parsed = calendar_date(value.strip())
+    if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def calendar_date(value: str) -> datetime | None:
+    """`value` as a datetime, or None where no calendar has it (month 13, 25:00, +99:99)."""
+    try:
+        return datetime.fromisoformat(value.upper())  # Python 3.11 reads no lower-case 'z'
+    except ValueError:
+        return None
+
+
+def frame_date(value: str) -> bool:
+    """Whether the frame (pandas, datetime64[ns]) reads `value` as it is: a real date within
+    the years it holds, ASCII digits, upper-case 'T' and 'Z', at most nanoseconds."""
+    if not value.isascii() or value != value.upper() or _LONG_FRACTION.search(value):
+        return False
+    parsed = calendar_date(value)
+    return parsed is not None and FRAME_YEARS[0] <= parsed.year <= FRAME_YEARS[1]
 
 
 def quote_uri(url: str) -> str:
@@ -108,19 +127,23 @@ class Repairer:
         else:
             self._keep_aside(obj, key, path, f"{_kind(value)} where {_a(kind)} is expected")
 
-    def date(self, obj: dict, key: str, path: str, default: str, required: bool = True) -> None:
+    def date(self, obj: dict, key: str, path: str, default: str, required: bool = True, framed: bool = False) -> None:
+        """A date; `framed` (an entry's start) must also be one the traffic frame can hold."""
         self.scalar(obj, key, STRING, path, default, required)
         value = obj.get(key)
-        if value is None or _DATE_TIME.match(value):
+        if value is None or (_DATE_TIME.match(value) and (frame_date(value) if framed else calendar_date(value))):
             return
         normal = normalise_date(value)
-        if normal is not None:
+        if normal is not None and (frame_date(normal) or not framed):
             obj[key] = normal
             self._warn(f"{path}.{key}", f"date {value!r} is not RFC 3339", f"rewritten as {normal!r}")
-        elif required:
-            self._keep_aside(obj, key, path, f"{value!r} is not a date", default)
+            return
+        message = (f"{value!r} is not a date" if normal is None
+                   else f"{value!r} is outside the years {FRAME_YEARS[0]}-{FRAME_YEARS[1]} the traffic frame holds")
+        if required:
+            self._keep_aside(obj, key, path, message, default)
         else:
-            self._keep_aside(obj, key, path, f"{value!r} is not a date")
+            self._keep_aside(obj, key, path, message)
 
     def object(self, obj: dict, key: str, path: str, required: bool = True) -> dict | None:
         value = obj.get(key)
@@ -203,7 +226,7 @@ class Repairer:
         self.scalar(page, "comment", STRING, path, required=False)
 
     def entry(self, entry: dict, path: str) -> None:
-        self.date(entry, "startedDateTime", path, self.imported_at)
+        self.date(entry, "startedDateTime", path, self.imported_at, framed=True)
         request = self.object(entry, "request", path)
         self.request(request, f"{path}.request")
         if "response" not in entry:
@@ -342,7 +365,7 @@ def _is(value: Any, kind: str) -> bool:
     if isinstance(value, bool):
         return False
     if kind == INTEGER:
-        return isinstance(value, int)
+        return isinstance(value, int) and model.INT64[0] <= value <= model.INT64[1]
     return isinstance(value, (int, float)) and value == value and abs(value) != float("inf")
 
 

@@ -1,0 +1,119 @@
+"""Each input the fuzzer found that broke the core, reduced to one entry and kept as a test.
+
+Every case must give a Session or a HarError; where the file is otherwise fine, the
+Session keeps the entry (repaired, reported, the odd value kept beside the field).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import necto_nb as nn
+from tests.core.har_factory import entry, har
+
+
+def with_raw(path: list, raw: bytes) -> bytes:
+    """A one-entry HAR whose value at `path` (inside the entry) is the JSON text `raw`."""
+    doc = har(entry())
+    node = doc["log"]["entries"][0]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = "__raw__"
+    return json.dumps(doc).encode().replace(b'"__raw__"', raw)
+
+
+def issue_at(session: nn.Session, path: str) -> nn.Issue:
+    found = [i for i in session.report if i.path == path]
+    assert found, f"no issue at {path}: {session.report!r}"
+    return found[0]
+
+
+@pytest.mark.parametrize("path", [["time"], ["timings", "wait"], ["response", "status"]])
+def test_a_number_beyond_float_range_is_kept_aside_not_an_exception(path):
+    s = nn.read_har(with_raw(path, b"1e400"))
+    assert len(s) == 1
+    where = ".".join(["log.entries[0]", *path])
+    assert issue_at(s, where).severity == "warning"
+    assert "1e400" in json.dumps(s.to_har())  # the value is kept beside the field, as text
+
+
+def test_a_status_beyond_64_bits_is_kept_aside():
+    s = nn.read_har(with_raw(["response", "status"], str(2 ** 70).encode()))
+    assert s.df["status"].tolist() == [0]
+    assert s.entries[0]["response"]["_status"] == 2 ** 70
+    assert issue_at(s, "log.entries[0].response.status").severity == "warning"
+
+
+def test_invalid_utf8_in_an_entry_is_replaced_and_reported():
+    data = json.dumps(har(entry(url="https://example.com/caf-X"))).encode().replace(b"caf-X", b"caf\xe9")
+    s = nn.read_har(data)
+    assert len(s) == 1
+    assert s.df["url"].iloc[0] == "https://example.com/caf%EF%BF%BD"  # U+FFFD, then percent-encoded
+    assert "UTF-8" in issue_at(s, "log.entries[0]").message
+
+
+@pytest.mark.parametrize("good, bad", [(b'"name": "test"', b'"name": "t\xffst"'), (b'"pages"', b'"pages\xff"'),
+                                       (b'"version": "1.2"', b'"version": "1.\xc3"')])
+def test_invalid_utf8_outside_the_entries_is_a_clear_error(good, bad):
+    data = json.dumps(har(entry())).encode()
+    assert good in data
+    with pytest.raises(nn.HarError, match="invalid UTF-8"):
+        nn.read_har(data.replace(good, bad))
+
+
+@pytest.mark.parametrize("date", [
+    "0001-01-01T00:00:00Z",  # Go's zero time
+    "2020-13-01T00:00:00Z", "2021-02-29T00:00:00Z", "2020-01-01T25:00:00Z", "2020-01-01T23:59:60Z",
+    "2020-01-01T00:00:00+99:99", "1600-01-01T00:00:00Z", "2300-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59",
+    "\uff11\uff19\uff17\uff10-01-01T00:00:00Z", "2020-01-01T00:00:00.12345678901234567890Z",
+])
+def test_a_date_the_pattern_accepts_but_no_calendar_or_frame_holds_is_repaired(date):
+    s = nn.read_har(har(entry(startedDateTime=date)))
+    assert len(s) == 1 and s.df["started"].notna().all()
+    issue = issue_at(s, "log.entries[0].startedDateTime")
+    assert issue.severity == "warning"
+    # kept beside the field, or (a finer fraction than the frame holds) rewritten and named in the report
+    assert date in json.dumps(s.to_har(), ensure_ascii=False) or date in issue.message
+
+
+def test_a_lowercase_z_date_is_read():
+    s = nn.read_har(har(entry(startedDateTime="2026-11-01T10:00:00.5z")))
+    assert str(s.df["started"].iloc[0]) == "2026-11-01 10:00:00.500000+00:00"
+
+
+@pytest.mark.parametrize("page_id", [["x"], {"a": 1}, 5])
+def test_a_page_id_that_is_not_a_string_is_repaired(page_id):
+    doc = har(entry(pageref="p"))
+    doc["log"]["pages"] = [{"id": page_id, "title": "t", "startedDateTime": "2026-11-01T10:00:00Z", "pageTimings": {}}]
+    s = nn.read_har(doc)
+    assert len(s) == 1 and len(s.pages) == 1
+    assert issue_at(s, "log.pages[0].id").severity == "warning"
+
+
+def test_redacting_a_body_of_repeated_jwt_prefixes_takes_linear_time():
+    """The JWT pattern scanned from every 'eyJ': 5 MB took 465 s; now each run is scanned once."""
+    e = entry()
+    e["response"]["content"]["text"] = "eyJ" * 300_000 + ".x"
+    s = nn.read_har(har(e))
+    began = time.perf_counter()
+    s.to_har(redact=True)
+    assert time.perf_counter() - began < 20  # linear: well under a second here; quadratic: minutes
+
+
+@pytest.mark.parametrize("depth", [300, 600, 900])
+def test_redacting_a_deeply_nested_json_body_still_redacts_it(depth):
+    e = entry()
+    e["response"]["content"]["text"] = '{"password": "hunter2", "a": ' + "[" * depth + "]" * depth + "}"
+    doc = nn.read_har(har(e)).to_har(redact=True)
+    assert "hunter2" not in json.dumps(doc)
+
+
+def test_extend_checks_dates_and_bytes_like_an_import():
+    s = nn.Session()
+    s.extend([entry(startedDateTime="0001-01-01T00:00:00Z"), json.dumps(entry(url="https://e.com/X")).encode()
+              .replace(b"/X", b"/\xff")])
+    assert len(s) == 2 and s.df["started"].notna().all()
+    assert {i.path for i in s.report} >= {"log.entries[0].startedDateTime", "log.entries[1]"}

@@ -1,6 +1,6 @@
 """Capture throughput: Session.capture against a bare mitmdump under the same load.
 
-    python3 bench/capture.py [--duration 10] [--rounds 2] [--connections 64]
+    python3 bench/capture.py [--duration 10] [--rounds 3] [--connections 64]
 
 Every part runs in its own process, as in use: an asyncio upstream server, the proxy
 under test, and wrk as the load generator (64 keep-alive connections through the proxy).
@@ -10,14 +10,16 @@ Proxies compared:
 - `thread+list`: mitmproxy in a thread of a Python process with an addon appending each
   flow to a list (the least a capture inside a kernel can do).
 - `Session.capture`: necto_nb, converting every flow to HAR and filling a Session.
+- `Session.capture, live view`: the same while a live view reads `len(s.df)` twice a second.
 
 Workloads: `small` (13-byte text body) and `json` (20 KB of JSON, gzip-encoded, which
 the capture decodes and stores). For the two in-process proxies the main thread plays a
 notebook kernel: a trivial cell (`sum(range(10_000))`) is due every 50 ms, idle and under
-load, and its time counts from when it was due (waiting for the GIL included); a live
-view reads `len(s.df)` twice a second under load. Lost flows: responses wrk counted
-minus 200 entries in the Session (a request cut when wrk stops may be recorded
-without wrk counting it, never the other way round).
+load, and its time counts from when it was due (waiting for the GIL included).
+Throughput ratios pair each run with the mitmdump run of the same round (the order
+alternates), which cancels most of the drift of a shared machine. Lost flows: responses
+wrk counted minus 200 entries in the Session (a request cut when wrk stops may be
+recorded without wrk counting it, never the other way round).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ import threading
 import time
 from pathlib import Path
 
+#: report name -> what runs it
+PROXIES = {"mitmdump": "mitmdump", "thread+list": "thread", "Session.capture": "capture",
+           "Session.capture, live view": "capture+view"}
 SMALL = b"hello, bench\n"
 JSON = gzip.compress(json.dumps([{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in range(400)]).encode())
 
@@ -158,7 +163,7 @@ def _child(kind: str, confdir: str) -> None:
     loaded, df_ms, done = [], [], threading.Event()
 
     samplers = [threading.Thread(target=_sample, args=(done, loaded))]
-    if session is not None:  # a live view refreshing twice a second
+    if kind == "capture+view":  # a live view refreshing twice a second
         samplers.append(threading.Thread(target=_sample, args=(done, df_ms, lambda: len(session.df), 0.5)))
     for s in samplers:
         s.start()
@@ -254,7 +259,7 @@ def _run_child(kind: str, up: int, workload: str, args, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per run")
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each proxy; the best is reported")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each proxy")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workloads", default="small,json")
     parser.add_argument("--mitmdump-port", type=int, default=18080)
@@ -271,18 +276,21 @@ def main() -> None:
     import mitmproxy.version
 
     print(f"Python {sys.version.split()[0]}, mitmproxy {mitmproxy.version.VERSION}, {os.cpu_count()} cores, "
-          f"wrk -c {args.connections}, {args.duration} s per run, best of {args.rounds}")
+          f"wrk -c {args.connections}, {args.duration} s per run, {args.rounds} rounds")
     upstream = subprocess.Popen([sys.executable, __file__, "--upstream"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     up = int(upstream.stdout.readline())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for workload in args.workloads.split(","):
-            runs: dict[str, list[dict]] = {"mitmdump": [], "thread+list": [], "Session.capture": []}
-            for _ in range(args.rounds):
-                runs["mitmdump"].append(_run_mitmdump(up, workload, args, folder))
-                runs["thread+list"].append(_run_child("thread", up, workload, args, folder))
-                runs["Session.capture"].append(_run_child("capture", up, workload, args, folder))
+            runs: dict[str, list[dict]] = {name: [] for name in PROXIES}
+            for round_ in range(args.rounds):
+                # Alternate the order so a machine getting busier or quieter favours no one.
+                for name in PROXIES if round_ % 2 == 0 else reversed(PROXIES):
+                    kind = PROXIES[name]
+                    run = (_run_mitmdump(up, workload, args, folder) if kind == "mitmdump"
+                           else _run_child(kind, up, workload, args, folder))
+                    runs[name].append(run)
             _report(workload, runs)
     upstream.stdin.close()
     upstream.wait()
@@ -290,9 +298,9 @@ def main() -> None:
 
 def _report(workload: str, runs: dict[str, list[dict]]) -> None:
     best = {name: max(rs, key=lambda r: r["rps"]) for name, rs in runs.items()}
-    peer = best["mitmdump"]["rps"]
+    peers = [r["rps"] for r in runs["mitmdump"]]
     print(f"\nworkload {workload}")
-    print(f"| proxy | req/s (runs) | vs mitmdump | p50 / p99 ms | lost flows | wrk errors | "
+    print(f"| proxy | req/s best (all runs) | vs mitmdump, same round (median) | p50 / p99 ms | lost flows | wrk errors | "
           f"trivial cell idle / under load ms (median, p95) | len(s.df) under load ms (median, p95) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, rs in runs.items():
@@ -307,7 +315,8 @@ def _report(workload: str, runs: dict[str, list[dict]]) -> None:
         if b.get("df_load_ms"):
             d = b["df_load_ms"]
             df = f"{d['median']:.1f}, {d['p95']:.1f}"
-        print(f"| {name} | {b['rps']:.0f} ({all_rps}) | {b['rps'] / peer:.2f}x | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} "
+        ratio = statistics.median(r["rps"] / p for r, p in zip(rs, peers))
+        print(f"| {name} | {b['rps']:.0f} ({all_rps}) | {ratio:.2f}x | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} "
               f"| {lost} | {errors} | {cell} | {df} |")
         if b.get("errors"):
             print(f"  capture errors: {b['errors']}")

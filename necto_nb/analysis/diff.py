@@ -86,8 +86,10 @@ def diff(
                     changes += [(part, *c) for c in _body(body_a, body_b, skip)]
         rows += [{**where, "part": part, "name": name, "change": change, "a": va, "b": vb}
                  for part, name, change, va, vb in changes]
-    out = pd.DataFrame(rows, columns=COLUMNS)
-    return out.astype({"entry_a": "Int64", "entry_b": "Int64", "occurrence": "int64"})
+    # Values stay Python objects (ints, text, None): a string dtype would turn None into NaN.
+    out = pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in COLUMNS})
+    return out.astype({"entry_a": "Int64", "entry_b": "Int64", "occurrence": "int64", "method": "str",
+                       "url": "str", "part": "str", "name": "str", "change": "str"})
 
 
 def _read(session: Session, which: str, i: int) -> bytes | None | HarError:

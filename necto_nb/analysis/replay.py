@@ -236,8 +236,8 @@ def _response(response: httpx.Response, raw: bytes) -> dict:
         decoded = raw
         content["comment"] = f"content-encoding not decoded ({exc}); the body is as received"
     content["size"] = len(decoded)
-    if len(raw) != len(decoded):
-        content["compression"] = len(decoded) - len(raw)
+    if len(decoded) > len(raw):
+        content["compression"] = len(decoded) - len(raw)  # HAR: bytes saved by the encoding
     try:
         content["text"] = decoded.decode("utf-8")
     except UnicodeDecodeError:

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from necto_nb.frame import PHASES as COLUMNS
-from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, escape_all, ms, size, wrap
+from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, escape_all, wrap
 
 if TYPE_CHECKING:
     from necto_nb.session import Session
@@ -38,8 +37,10 @@ _DASH = {"onContentLoad": "dash", "onLoad": "solid"}
 #: Up to this many requests in a figure the phases are SVG bars; beyond, WebGL lines.
 BARS_UP_TO = 1000
 _LANE_LABELS_UP_TO = 150  # more lanes than this and their tick labels only overlap
-_HOVER = ("<b>%s</b> %s<br>status %s · size %s (%s transferred) · total %s<br>blocked %s · dns %s"
-          " · connect %s (ssl %s)<br>send %s · wait %s · receive %s%s")
+# Hover: frame columns sent to plotly.js per request, and how its template shows each.
+_NUMBERS = ["response_size", "transfer_size", "time", *COLUMNS]
+_HOVER = ("%{{hovertext}}<br>size {response_size} ({transfer_size} transferred) · total {time}<br>blocked {blocked}"
+          " · dns {dns} · connect {connect} (ssl {ssl})<br>send {send} · wait {wait} · receive {receive}<extra></extra>")
 _UNTIMED_MS = 1.0  # entry.time beyond the sum of its phases by less than this is rounding
 
 
@@ -75,16 +76,7 @@ def waterfall(
     panels = [_place(s, page, r) for s, r in zip(group, picks)]
 
     heights = np.array([max(len(p.frame), 3) for p in panels], dtype=float)
-    # make_subplots lays out the panels; the traces go in with the Figure, since
-    # add_traces deep-copies every array (most of the build time at 10,000 requests).
-    layout = make_subplots(
-        rows=len(panels),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=min(0.08, 0.3 / len(panels)),
-        subplot_titles=[escape(p.name, 120) for p in panels],
-        row_heights=list(heights / heights.sum()),
-    ).layout.to_plotly_json()
+    layout = _panels([p.name for p in panels], heights / heights.sum())
     data: list[dict] = []
     shapes: list[dict] = []
     annotations = list(layout.get("annotations", []))
@@ -109,18 +101,19 @@ def waterfall(
             yaxis |= {"showticklabels": False, "title": {"text": f"{len(panel.frame):,} requests"}}
         layout[f"xaxis{axis}"]["rangemode"] = "tozero"
     layout[f"xaxis{'' if len(panels) == 1 else len(panels)}"]["title"] = {"text": panels[0].axis_title}
-    fig = go.Figure(data=data, layout=layout)
-    fig.update_layout(
+    layout.update(
         barmode="overlay",
         hovermode="y",
         hoverdistance=-1,
-        title={"text": escape(title)} if title else None,
         height=height,
         shapes=shapes,
         annotations=annotations,
         margin={"l": 10, "r": 10, "t": 60 if title else 40},
         template="plotly_white",
     )
+    if title:
+        layout["title"] = {"text": escape(title)}
+    fig = go.Figure(data=data, layout=layout)  # validated once, with the template set
     return fig
 
 
@@ -146,11 +139,9 @@ class _Panel:
         total = sum(self.spans.values())
         # One invisible point per request carries its hover text; with hovermode "y" the
         # whole lane shows it, wherever its bars are.
-        texts = np.asarray(self.hover())
-        traces: list[dict] = [dict(
-            type=points, x=self.start + total / 2, y=lanes, mode="markers", marker={"size": 6, "opacity": 0},
-            hovertext=texts, hoverinfo="text", name="request", showlegend=False, **axes,
-        )]
+        traces = [dict(type=points, x=x, y=y, mode="markers", marker={"size": 6, "opacity": 0}, **hover,
+                       name="request", showlegend=False, **axes)
+                  for x, y, hover in self.hover(self.start + total / 2, lanes)]
         offset = self.start.copy()
         for phase, span in self.spans.items():
             drawn = span > 0
@@ -180,23 +171,34 @@ class _Panel:
                 legend.add(cls)
         return traces
 
-    def hover(self) -> list[str]:
-        """One label per request, every piece of HAR text in it escaped.
+    def hover(self, x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+        """Hover points at (x, y), one trace's worth per pattern of missing values: every
+        piece of HAR text escaped.
 
-        Formatted a column at a time: per-value formatting calls would be most of the
-        figure's build time at 10,000 requests.
+        The numbers go to plotly.js as a typed array and are formatted there, on hover, by
+        the trace's template; formatting them in Python would be most of the build time at
+        10,000 requests. A value that does not apply reads "–", so requests missing
+        different values (dns, ssl...) get different templates: a handful per session.
         """
         f = self.frame
-        number = {c: f[c].to_numpy("float64", na_value=np.nan) for c in ("response_size", "transfer_size", "time", *COLUMNS)}
+        numbers = np.column_stack([f[c].to_numpy("float64", na_value=np.nan) for c in _NUMBERS]) \
+            if len(f) else np.empty((0, len(_NUMBERS)))
         status = f["status"].fillna(0).astype("int64").tolist()
         answers = ["no response" if not code else f"{code} {reason}".rstrip()
                    for code, reason in zip(status, escape_all(f["status_text"].fillna("").tolist()))]
-        urls = [u if len(u) <= 100 and "<" not in u and ">" not in u and "&" not in u else wrap(u)
-                for u in f["url"].fillna("").tolist()]
-        errors = ["" if not isinstance(e, str) else "<br>error: " + escape(e, 200) for e in f["error"].tolist()]
-        rows = zip(escape_all(f["method"].astype(str).tolist()), urls, answers, size(number["response_size"]),
-                   size(number["transfer_size"]), *(ms(number[c]) for c in ("time", *COLUMNS)), errors)
-        return [_HOVER % row for row in rows]
+        urls = [(u.replace("&", "&amp;") if "<" not in u and ">" not in u else escape(u)) if len(u) <= 100
+                else wrap(u) for u in f["url"].fillna("").tolist()]  # most URLs have an & and nothing else
+        errors = ["" if not isinstance(e, str) or e == "no response" else "<br>error: " + escape(e, 200)
+                  for e in f["error"].tolist()]  # "no response" is what status 0 already says
+        texts = np.asarray([f"<b>{m}</b> {u}<br>status {a}{e}" for m, u, a, e in
+                            zip(escape_all(f["method"].astype(str).tolist()), urls, answers, errors)], dtype=str)
+        missing = np.isnan(numbers) @ (1 << np.arange(len(_NUMBERS)))
+        groups = []
+        for pattern in np.unique(missing):
+            mine = missing == pattern
+            groups.append((x[mine], y[mine], {"hovertext": texts[mine], "customdata": _typed(numbers[mine]),
+                                             "hovertemplate": _template(int(pattern))}))
+        return groups or [(x, y, {"hovertext": texts})]
 
     def lane_labels(self) -> list[str]:
         paths = self.frame["path"].fillna("").str.split("?", n=1).str[0]
@@ -215,12 +217,46 @@ class _Panel:
 
 
 def _typed(values: np.ndarray) -> dict:
-    """A float array as a plotly.js typed-array spec.
+    """A float array (1-D or 2-D) as a plotly.js typed-array spec.
 
-    plotly.py keeps `base` (typed "any") as an object array that it deep-copies value by
+    plotly.py keeps `base` and `customdata` as object arrays that it deep-copies value by
     value; the spec (the form plotly.py itself writes arrays to JSON in) passes through.
     """
-    return {"dtype": "f8", "bdata": base64.b64encode(np.ascontiguousarray(values, dtype="<f8")).decode("ascii")}
+    spec = {"dtype": "f8", "bdata": base64.b64encode(np.ascontiguousarray(values, dtype="<f8")).decode("ascii")}
+    if values.ndim == 2:
+        spec["shape"] = f"{values.shape[0]},{values.shape[1]}"
+    return spec
+
+
+def _panels(titles: list[str], shares: np.ndarray) -> dict:
+    """Layout of panels stacked top to bottom, sharing the bottom panel's x axis, each
+    titled. What `make_subplots(shared_xaxes=True)` makes, without the throwaway Figure
+    (and its template) it builds, a fifth of the waterfall's build time."""
+    n = len(titles)
+    gap = min(0.08, 0.3 / n) if n > 1 else 0.0
+    layout: dict[str, Any] = {"annotations": []}
+    top = 1.0
+    for i, (title, share) in enumerate(zip(titles, shares)):
+        axis = "" if i == 0 else str(i + 1)
+        bottom = max(top - share * (1 - gap * (n - 1)), 0.0)
+        layout[f"yaxis{axis}"] = {"domain": [bottom, top], "anchor": f"x{axis}"}
+        layout[f"xaxis{axis}"] = {"domain": [0.0, 1.0], "anchor": f"y{axis}"}
+        if i < n - 1:
+            layout[f"xaxis{axis}"] |= {"matches": f"x{n}", "showticklabels": False}
+        layout["annotations"].append({"text": escape(title, 120), "x": 0.5, "y": top, "xref": "paper", "yref": "paper",
+                                      "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 16}})
+        top = bottom - gap
+    return layout
+
+
+def _template(missing: int) -> str:
+    """The hover template for a pattern of missing values (bit i: `_NUMBERS[i]` is NaN)."""
+    fields = {}
+    for i, name in enumerate(_NUMBERS):
+        unit = "B" if name.endswith("size") else " ms"
+        number = f"%{{customdata[{i}]:.3~s}}B" if unit == "B" else f"%{{customdata[{i}]:,.1f}} ms"
+        fields[name] = "–" if missing >> i & 1 else number
+    return _HOVER.format(**fields)
 
 
 def _segments(start: np.ndarray, span: np.ndarray, lane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

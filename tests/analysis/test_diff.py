@@ -1,0 +1,137 @@
+"""diff: status, headers (volatile ones ignored), JSON-aware bodies, added and removed requests."""
+
+from __future__ import annotations
+
+import pytest
+
+import necto_nb as nn
+from necto_nb.analysis.diff import VOLATILE_HEADERS, json_changes
+from tests.analysis.factory import entry
+
+API = "https://api.example.com/v1/orders"
+
+
+def rows(frame):
+    return [tuple(r) for r in frame[["part", "name", "change", "a", "b"]].itertuples(index=False)]
+
+
+def test_json_bodies_report_the_paths_that_changed():
+    before = {"id": 7, "items": [{"sku": "a", "price": 9.5}, {"sku": "b", "price": 1}], "meta": {"v": 1},
+              "tags": ["x"], "weird key": True}
+    after = {"id": 7, "items": [{"sku": "a", "price": 10}, {"sku": "b", "price": 1.0}], "meta": {"v": 1, "w": None},
+             "tags": [], "weird key": 1, "extra": {"deep": [1]}}
+    a = nn.Session("a", [entry(API, body=before)])
+    b = nn.Session("b", [entry(API, body=after)])
+    assert rows(nn.diff(a, b)) == [
+        ("response body", "$.items[0].price", "changed", "9.5", "10"),
+        ("response body", "$.meta.w", "added", None, "null"),
+        ("response body", "$.tags[0]", "removed", '"x"', None),
+        ("response body", '$["weird key"]', "changed", "true", "1"),
+        ("response body", "$.extra", "added", None, '{"deep":[1]}'),
+    ]  # 1 and 1.0 are one number; true and 1 are not
+
+
+def test_status_headers_and_request_bodies():
+    a = nn.Session("a", [entry(API, method="POST", status=201, post='{"qty": 1}',
+                               headers={"Content-Type": "application/json", "X-Version": "1", "X-Old": "y",
+                                        "Date": "Wed, 01 May 2024 10:00:00 GMT", "Set-Cookie": "s=1; Expires=Wed, 01 May 2024 10:00:00 GMT; Path=/"},
+                               request_headers={"Accept": "application/json", ":authority": "api.example.com"})])
+    b = nn.Session("b", [entry(API, method="POST", status=500, post='{"qty": 2}',
+                               headers={"content-type": "application/json", "X-Version": "2", "X-New": "z",
+                                        "Date": "Thu, 02 May 2024 10:00:00 GMT", "Set-Cookie": "s=1; Expires=Fri, 03 May 2024 10:00:00 GMT; Path=/"},
+                               request_headers={"Accept": "text/html"})])
+    changes = nn.diff(a, b)
+    assert rows(changes) == [
+        ("status", "", "changed", 201, 500),
+        ("request header", "accept", "changed", "application/json", "text/html"),
+        ("response header", "x-version", "changed", "1", "2"),
+        ("response header", "x-old", "removed", "y", None),
+        ("response header", "x-new", "added", None, "z"),
+        ("request body", "$.qty", "changed", "1", "2"),
+    ]  # Date ignored, Set-Cookie compared without its expiry, header names case-insensitive
+    assert changes[["entry_a", "entry_b", "method", "url", "occurrence"]].iloc[0].tolist() == [0, 0, "POST", API, 0]
+    everything = nn.diff(a, b, ignore_headers=())
+    names = set(everything["name"])
+    assert "date" in names and "set-cookie" not in names  # only the expiry changed
+    other_cookie = nn.Session("c", [entry(API, method="POST", status=201, post='{"qty": 1}',
+                                          headers={"Set-Cookie": "s=2; Path=/"})])
+    assert ("response header", "set-cookie", "changed", "s=1; Path=/", "s=2; Path=/") in rows(nn.diff(a, other_cookie))
+    assert {"date", "age", "x-request-id", "host", "content-length"} <= VOLATILE_HEADERS
+    quiet = nn.diff(a, b, ignore_headers=VOLATILE_HEADERS | {"X-Version", "x-old", "x-new", "accept"}, bodies=False)
+    assert rows(quiet) == [("status", "", "changed", 201, 500)]
+
+
+def test_repeated_headers_compare_as_value_lists():
+    a = nn.Session("a", [entry(API, headers=[("Vary", "Accept"), ("Vary", "Origin")])])
+    same = nn.Session("b", [entry(API, headers=[("vary", "Origin"), ("vary", "Accept")])])
+    fewer = nn.Session("c", [entry(API, headers=[("Vary", "Accept")])])
+    assert nn.diff(a, same).empty
+    assert rows(nn.diff(a, fewer)) == [("response header", "vary", "changed", "Accept\nOrigin", "Accept")]
+
+
+def test_requests_only_on_one_side_and_cache_busters():
+    a = nn.Session("a", [entry(API + "?_=1", at=0), entry("https://api.example.com/old", at=5)])
+    b = nn.Session("b", [entry(API + "?_=2", at=0), entry("https://api.example.com/new", method="DELETE", at=5)])
+    changes = nn.diff(a, b)
+    assert rows(changes) == [
+        ("request", "", "removed", "https://api.example.com/old", None),
+        ("request", "", "added", None, "https://api.example.com/new"),
+    ]
+    assert changes["method"].tolist() == ["GET", "DELETE"]
+    assert changes["entry_a"].tolist()[0] == 1 and changes["entry_b"].tolist()[1] == 1
+    exact = nn.diff(a, b, ignore_query=False)
+    assert len(exact[exact["part"] == "request"]) == 4
+
+
+def test_ignore_paths_skip_subtrees_and_wildcards():
+    a = nn.Session("a", [entry(API, body={"at": "10:00", "items": [{"id": 1, "ts": 1}, {"id": 2, "ts": 2}], "n": 1})])
+    b = nn.Session("b", [entry(API, body={"at": "10:05", "items": [{"id": 1, "ts": 5}, {"id": 3, "ts": 6}], "n": 2})])
+    changes = nn.diff(a, b, ignore_paths=["$.at", "$.items[*].ts"])
+    assert changes["name"].tolist() == ["$.items[1].id", "$.n"]
+    assert nn.diff(a, b, ignore_paths=["$.items", "$.at", "$.n"]).empty
+    with pytest.raises(ValueError, match="'items.ts' is not a JSON path"):
+        nn.diff(a, b, ignore_paths=["items.ts"])
+
+
+def test_text_binary_missing_and_unreadable_bodies():
+    a = nn.Session("a", [entry(API, body="<p>old</p>", mime="text/html"), entry(API, at=1, body=b"\x89PNG\x00\x01"),
+                         entry(API, at=2, body={"x": 1}), entry(API, at=3, body="same")])
+    b = nn.Session("b", [entry(API, body="<p>new</p>", mime="text/html"), entry(API, at=1, body=b"\x89PNG\x00\x02"),
+                         entry(API, at=2), entry(API, at=3, body="same")])
+    assert rows(nn.diff(a, b)) == [
+        ("response body", "", "changed", "<p>old</p>", "<p>new</p>"),
+        ("response body", "", "changed", "<6 bytes of binary>", "<6 bytes of binary>"),
+        ("response body", "", "removed", '{"x": 1}', None),
+    ]
+    broken = entry(API, body=b"abc")
+    broken["response"]["content"]["text"] = "not base64!"
+    c = nn.Session("c", [broken])
+    unreadable = rows(nn.diff(c, nn.Session("d", [entry(API, body="x")])))
+    assert unreadable == [("response body", "", "unreadable", "response.content.text: marked base64 but is not valid base64", "x")]
+
+
+def test_long_values_are_cut_with_a_count():
+    a = nn.Session("a", [entry(API, body={"text": "x" * 5000})])
+    b = nn.Session("b", [entry(API, body={"text": "y" * 5000})])
+    (row,) = rows(nn.diff(a, b))
+    assert row[3].endswith("… (4,002 more characters)") and len(row[3]) < 1100
+
+
+def test_json_changes_handles_deep_documents():
+    import orjson
+
+    deep_a = orjson.loads(b"[" * 900 + b"1" + b"]" * 900)
+    deep_b = orjson.loads(b"[" * 900 + b"2" + b"]" * 900)
+    (change,) = json_changes(deep_a, deep_b)
+    assert change[0] == "$" + "[0]" * 900 and change[1:] == ("changed", "1", "2")
+    assert json_changes(deep_a, [])[0][2] == "<JSON nested too deeply to show>" or json_changes(deep_a, [])[0][2].startswith("[")
+
+
+def test_a_corpus_file_against_itself_and_against_an_edit(corpus):
+    s = nn.read_har(corpus / "chrome-har__sitespeed-greenweb-0.11.4.har")
+    assert nn.diff(s, s).empty
+    entries = [s.entries[i] for i in range(len(s))]
+    status, entries[3]["response"]["status"] = entries[3]["response"]["status"], 503
+    changed = nn.diff(s, nn.Session("edited", entries, pages=s.pages))
+    assert rows(changed) == [("status", "", "changed", status, 503)]
+    assert changed["entry_a"].tolist() == [3]

@@ -14,7 +14,7 @@ from pandas.api.types import is_bool_dtype
 
 from necto_nb import frame
 from necto_nb.har import body, write
-from necto_nb.har.entries import Entries
+from necto_nb.har.entries import Entries, decode
 from necto_nb.har.read import parse, paused_gc, repair_entry, valid_view
 from necto_nb.har.repair import Repairer
 from necto_nb.har.report import HarError, Report
@@ -196,7 +196,7 @@ class Session:
             document = write.Document(log, pages, self._entries, positions)
         data = document.encode(redact=redact, bodies=bodies, progress=progress)
         if path is None:
-            return msgspec.json.decode(data)
+            return decode(data)
         return write.atomic_write(Path(path), data)
 
     # -- doors to the heavier parts (imported only when used) --------------------------

@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
+import json
+
 import msgspec
 
-_decode = msgspec.json.Decoder().decode
+_decode_fast = msgspec.json.Decoder().decode
+
+
+def decode(raw: Any) -> Any:
+    """JSON bytes as Python values. JSON allows numbers no float holds (1e400), which msgspec
+    refuses and the fast check skips inside custom fields: those read as Python's json reads
+    them (inf); the stored bytes, and files written from them, keep the number as it came."""
+    try:
+        return _decode_fast(raw)
+    except msgspec.ValidationError:
+        return json.loads(bytes(raw))
 
 
 class Entries(Sequence[dict]):
@@ -30,11 +42,11 @@ class Entries(Sequence[dict]):
     def __getitem__(self, i: slice) -> list[dict]: ...
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [_decode(raw) for raw in self._raws[i]]
-        return _decode(self._raws[i])
+            return [decode(raw) for raw in self._raws[i]]
+        return decode(self._raws[i])
 
     def __iter__(self) -> Iterator[dict]:
-        return map(_decode, self._raws)
+        return map(decode, self._raws)
 
     def raw(self, i: int) -> Any:
         """Entry `i` as JSON bytes (or a buffer over them)."""

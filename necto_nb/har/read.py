@@ -7,6 +7,7 @@ repaired (`repair.Repairer`); the views go, a chunk at a time, to whoever builds
 
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 import math
@@ -30,6 +31,7 @@ from necto_nb.har.source import load
 _BOM = b"\xef\xbb\xbf"
 _JSONP = re.compile(rb"^\s*([A-Za-z_$][\w$.]*)\s*\((.*)\)\s*;?\s*$", re.S)
 _OFFSET = re.compile(r"\(byte (\d+)\)")
+_UTF8_CHUNK = 1 << 20
 _split = msgspec.json.Decoder(list[msgspec.Raw])
 _entry_decoder = msgspec.json.Decoder(model.Entry)
 _fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -96,12 +98,27 @@ def _decode(decoder: msgspec.json.Decoder, data: Any, name: str, what: str):
         raise HarError(f"{name}: {what}: {message}") from None
     except RecursionError:
         raise HarError(f"{name}: invalid HAR: {what} is nested too deeply to read") from None
-    except UnicodeDecodeError as exc:
-        raise HarError(f"{name}: {what}: invalid UTF-8 ({_utf8(exc)})") from None
 
 
 def _utf8(exc: UnicodeDecodeError) -> str:
     return f"byte {exc.object[exc.start:exc.start + 1]!r} at offset {exc.start}: {exc.reason}"
+
+
+def _valid_utf8(data: bytes, report: Report) -> bytes:
+    """msgspec checks UTF-8 only in the strings it decodes, and bodies and custom fields stay
+    raw: check the whole file once, a chunk at a time so memory stays flat, and replace what
+    is invalid with U+FFFD, saying where."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(view), _UTF8_CHUNK):
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(view[start:start + _UTF8_CHUNK], final=start + _UTF8_CHUNK >= len(view))
+        except UnicodeDecodeError as exc:
+            where = _where(data, f"(byte {start - pending + exc.start})")
+            report.add("warning", "$", f"invalid UTF-8 at {where}: {exc.reason}", "replaced with U+FFFD")
+            return bytes(data).decode("utf-8", "replace").encode()
+    return data
 
 
 def _unwrap(data: bytes, report: Report) -> bytes:
@@ -140,10 +157,6 @@ def _fields_of(raw: Any, name: str, path: str, quiet: bool = False) -> dict | No
         if quiet:
             return None
         raise HarError(f"{name}: {path} is {_json_kind(raw)}, not an object") from None
-    except UnicodeDecodeError as exc:
-        if quiet:
-            return None
-        raise HarError(f"{name}: {path}: invalid UTF-8 in a key ({_utf8(exc)})") from None
 
 
 def _json_kind(raw: Any) -> str:
@@ -158,10 +171,10 @@ def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = N
     loaded = load(source)
     name = name or loaded.name
     report = Report()
-    data = _unwrap(loaded.data, report)
+    data = _valid_utf8(_unwrap(loaded.data, report), report)
     try:
         top = _log_fields.decode(data)  # the usual {"log": {...}} in one pass
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):  # unusual shape, or not JSON: say where
+    except (msgspec.DecodeError, RecursionError):  # unusual shape, or not JSON: say where
         top = _fields_of(_decode(_any_raw, data, name, "the file"), name, "the top level")
     log = _find_log(top, name, report)
     if "entries" not in log:
@@ -223,7 +236,8 @@ def _read_entries(raw: msgspec.Raw, name: str, repairer: Repairer, meta: dict, s
 
 
 def valid_view(raw: Any) -> model.Entry | None:
-    """The typed view of an entry that needs no repair, else None."""
+    """The typed view of an entry that needs no repair, else None (invalid UTF-8 can reach
+    here only through `Session.extend`: a file is checked whole)."""
     try:
         view = _entry_decoder.decode(raw)
     except (msgspec.ValidationError, RecursionError, UnicodeDecodeError):
@@ -268,7 +282,8 @@ class _Checks:
             if response.status == 0:
                 report.add("info", f"log.entries[{i}].response.status", "status 0: no response was received",
                            f"error: {response.error or view.error or 'not given'}")
-            if response.content.encoding == "base64" and not check_base64(_string.decode(response.content.text)):
+            if (response.content.encoding == "base64" and response.content.text
+                    and not check_base64(_string.decode(response.content.text))):
                 report.add("warning", f"log.entries[{i}].response.content.text", "content is marked base64 but is not",
                            "kept as is; the body cannot be decoded")
             if response.content.file:
@@ -302,9 +317,9 @@ def repair_entry(raw: Any, path: str, repairer: Repairer) -> tuple[model.Entry, 
 
 
 def _decode_leniently(raw: Any, path: str, report: Report) -> Any:
-    """An entry msgspec will not decode: invalid UTF-8 (replaced, reported), or a number
-    beyond a float such as 1e400 (kept as its text, for the repair to set aside); None if
-    nested too deeply."""
+    """An entry msgspec will not decode: a number beyond a float such as 1e400 (kept as its
+    text, for the repair to set aside), or (from `Session.extend`) invalid UTF-8 (replaced,
+    reported); None if nested too deeply."""
     try:
         return msgspec.json.decode(raw)
     except RecursionError:

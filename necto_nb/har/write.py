@@ -52,7 +52,7 @@ class Document:
             positions = tqdm(positions, desc="export", unit="entry")
         out = []
         for i in positions:
-            entry = msgspec.json.decode(self.entries.raw(i))
+            entry = self.entries[i]
             if bodies != "all":
                 _drop_bodies(entry, keep_text=bodies == "text")
             if redactor is not None:

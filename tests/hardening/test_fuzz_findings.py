@@ -47,21 +47,41 @@ def test_a_status_beyond_64_bits_is_kept_aside():
     assert issue_at(s, "log.entries[0].response.status").severity == "warning"
 
 
-def test_invalid_utf8_in_an_entry_is_replaced_and_reported():
+def test_invalid_utf8_in_a_url_is_replaced_and_reported():
     data = json.dumps(har(entry(url="https://example.com/caf-X"))).encode().replace(b"caf-X", b"caf\xe9")
     s = nn.read_har(data)
     assert len(s) == 1
     assert s.df["url"].iloc[0] == "https://example.com/caf%EF%BF%BD"  # U+FFFD, then percent-encoded
-    assert "UTF-8" in issue_at(s, "log.entries[0]").message
+    assert "invalid UTF-8 at line 1, column" in issue_at(s, "$").message
 
 
-@pytest.mark.parametrize("good, bad", [(b'"name": "test"', b'"name": "t\xffst"'), (b'"pages"', b'"pages\xff"'),
-                                       (b'"version": "1.2"', b'"version": "1.\xc3"')])
-def test_invalid_utf8_outside_the_entries_is_a_clear_error(good, bad):
+@pytest.mark.parametrize("good, bad", [
+    (b'"name": "test"', b'"name": "t\xffst"'), (b'"pages"', b'"pages\xff"'), (b'"version": "1.2"', b'"version": "1.\xc3"'),
+    (b'"text": "{\\"ok\\": true}"', b'"text": "caf\xe9"'),  # a body: kept raw, unchecked by the fast decode
+    (b'"cache": {}', b'"cache": {}, "_custom": "\xed\xa0\x80"'),  # a custom field: skipped by the fast decode
+])
+def test_invalid_utf8_anywhere_is_replaced_and_reported(good, bad):
     data = json.dumps(har(entry())).encode()
     assert good in data
-    with pytest.raises(nn.HarError, match="invalid UTF-8"):
-        nn.read_har(data.replace(good, bad))
+    s = nn.read_har(data.replace(good, bad))
+    assert len(s) == 1 and "\ufffd" in json.dumps(s.to_har(), ensure_ascii=False)
+    assert s.entries[0] and s.response_body(0) is not None
+    assert issue_at(s, "$").action == "replaced with U+FFFD"
+
+
+def test_a_number_beyond_float_range_in_a_custom_field_reads_and_exports_exactly(tmp_path):
+    s = nn.read_har(with_raw(["_custom"], b"[1e400]"))
+    assert s.report.ok and s.entries[0]["_custom"] == [float("inf")]  # as Python's json reads it
+    assert s.to_har()["log"]["entries"][0]["_custom"] == [float("inf")]
+    assert b'"_custom": [1e400]' in s.to_har(tmp_path / "out.har").read_bytes()  # the file keeps the JSON as it came
+    s.to_har(redact=True)
+
+
+def test_base64_marked_content_without_text_reads():
+    e = entry()
+    e["response"]["content"] = {"size": 0, "mimeType": "application/javascript", "encoding": "base64"}
+    s = nn.read_har(har(e))
+    assert len(s) == 1 and s.response_body(0) is None
 
 
 @pytest.mark.parametrize("date", [
@@ -114,6 +134,6 @@ def test_redacting_a_deeply_nested_json_body_still_redacts_it(depth):
 def test_extend_checks_dates_and_bytes_like_an_import():
     s = nn.Session()
     s.extend([entry(startedDateTime="0001-01-01T00:00:00Z"), json.dumps(entry(url="https://e.com/X")).encode()
-              .replace(b"/X", b"/\xff")])
+              .replace(b"/X", b"/\xff")])  # bytes given to extend are decoded entry by entry
     assert len(s) == 2 and s.df["started"].notna().all()
     assert {i.path for i in s.report} >= {"log.entries[0].startedDateTime", "log.entries[1]"}

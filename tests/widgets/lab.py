@@ -1,0 +1,187 @@
+"""A real JupyterLab on a temporary folder, driven by Playwright with Debian's Chromium.
+
+Used by the browser tests and by bench/grid.py. JupyterLab runs with a known token on a
+free loopback port, with its settings, runtime and config folders inside the temporary
+folder and cell windowing off (JupyterLab 4.2+ would otherwise skip drawing cells out of
+sight). Python state is read through a second client of the notebook's own kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                         "checkForUpdates": False},
+}
+
+
+def have_chromium() -> bool:
+    return Path(CHROMIUM).is_file()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """`jupyter lab` serving `root` on 127.0.0.1; stop with `close()`."""
+
+    def __init__(self, root: Path, timeout: float = 60.0) -> None:
+        self.root = root
+        self.token = "necto-test-token"
+        self.home = Path(tempfile.mkdtemp(prefix="necto-lab-"))
+        for name, values in _SETTINGS.items():
+            path = self.home / "settings" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+        env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(self.home / "settings"),
+                   JUPYTERLAB_WORKSPACES_DIR=str(self.home / "workspaces"),
+                   JUPYTER_RUNTIME_DIR=str(self.home / "runtime"), JUPYTER_CONFIG_DIR=str(self.home / "config"),
+                   IPYTHONDIR=str(self.home / "ipython"))
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.home / "lab.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
+             f"--IdentityProvider.token={self.token}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+             "jupyterlab.NeverCheckForUpdate"],
+            cwd=root, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                self.api("status")
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > end:
+                    self.close()
+                    raise RuntimeError(f"jupyter lab did not start:\n{self.log.read_text()[-3000:]}") from None
+                time.sleep(0.2)
+
+    def api(self, path: str, method: str = "GET"):
+        request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def notebook(self, name: str, cells: list[str]) -> str:
+        import nbformat
+
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, self.root / name)
+        return name
+
+    def kernel(self, notebook: str):
+        """A second client of the kernel running `notebook` (same process, same variables)."""
+        from jupyter_client import BlockingKernelClient
+
+        sessions = [s for s in self.api("sessions") if s["path"] == notebook]
+        if not sessions:
+            raise RuntimeError(f"no kernel is running {notebook}")
+        client = BlockingKernelClient(
+            connection_file=str(self.home / "runtime" / f"kernel-{sessions[0]['kernel']['id']}.json"))
+        client.load_connection_file()
+        client.start_channels()
+        client.wait_for_ready(timeout=30)
+        return client
+
+    def shutdown_kernels(self) -> None:
+        for session in self.api("sessions"):
+            self.api(f"sessions/{session['id']}", method="DELETE")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log_file.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def py(kernel, code: str, timeout: float = 60) -> str:
+    """Run `code` in the kernel; its printed output, or RuntimeError with the traceback."""
+    out: list[str] = []
+    errors: list[str] = []
+
+    def hook(msg):
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            errors.append("\n".join(msg["content"]["traceback"]))
+
+    kernel.execute_interactive(code, output_hook=hook, timeout=timeout)
+    if errors:
+        raise RuntimeError(f"kernel error running {code!r}:\n" + "\n".join(errors))
+    return "".join(out)
+
+
+def wait_py(kernel, code: str, expected: str, timeout: float = 10.0) -> str:
+    """Poll `code` until it prints `expected` (stripped); the last output either way."""
+    end = time.monotonic() + timeout
+    while True:
+        got = py(kernel, code).strip()
+        if got == expected or time.monotonic() > end:
+            return got
+        time.sleep(0.1)
+
+
+def open_notebook(page, lab: JupyterLab, name: str, timeout: float = 90_000) -> None:
+    """Open `name` in a workspace of its own, so no notebook opened before is restored beside it."""
+    workspace = re.sub(r"[^A-Za-z0-9-]", "-", name)
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=timeout)
+    page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=timeout)
+
+
+def run_all(page, timeout: float = 90_000) -> None:
+    """Run > Run All Cells, then wait until every code cell has an execution count."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+                 .every(p => /\\[\\d+\\]/.test(p.textContent))""", timeout=timeout)
+
+
+def errors_in_outputs(page) -> list[str]:
+    return [t for t in page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            .all_inner_texts() if "Error" in t or "Traceback" in t]
+
+
+@contextmanager
+def chromium(**context) -> Iterator:
+    """A fresh Chromium context (downloads accepted), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000}, **context)
+            yield ctx
+        finally:
+            browser.close()

@@ -108,6 +108,8 @@ def _valid_utf8(data: bytes, report: Report) -> bytes:
     """msgspec checks UTF-8 only in the strings it decodes, and bodies and custom fields stay
     raw: check the whole file once, a chunk at a time so memory stays flat, and replace what
     is invalid with U+FFFD, saying where."""
+    if data.isascii():  # most HAR files: a scan in C, no decoding
+        return data
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(data)
     for start in range(0, len(view), _UTF8_CHUNK):

@@ -80,7 +80,7 @@ def runs(n_runs: int, n_requests: int, seed: int) -> list[nn.Session]:
             entries.append({
                 "startedDateTime": (t0 + timedelta(milliseconds=5 * i)).isoformat().replace("+00:00", "Z"),
                 "time": 3.3 + float(waits[i]), "cache": {}, "timings": timings, "pageref": "p",
-                "request": {"method": "GET", "url": f"https://cdn{i % 4}.example.com/a/{i}.js?_={rng.integers(1 << 40)}",
+                "request": {"method": "GET", "url": f"https://cdn{i % 4}.example.com/a/{i}.js?_={rng.integers(1e12)}",
                             "httpVersion": "HTTP/2", "headers": [], "queryString": [], "cookies": [],
                             "headersSize": -1, "bodySize": 0},
                 "response": {"status": 200, "statusText": "", "httpVersion": "HTTP/2", "headers": [], "cookies": [],
@@ -131,13 +131,15 @@ def run(requests: int, repeat: int) -> list[tuple[str, str, str]]:
         ("`nn.waterfall(session)`, hover included", f"{ours:.3f} s",
          f"{requests:,} requests from `bench/generate.py`; phases as WebGL lines (more than {BARS_UP_TO:,})"),
         ("`px.timeline` on the same requests", f"{peer:.3f} s",
-         f"**{peer / ours:.1f}x** slower than ours (target ≥ 3x); not counting {reshape:.3f} s to reshape the frame for it"),
+         f"**{peer / ours:.1f}x** slower than ours (target ≥ 3x); not counting {reshape:.3f} s "
+         "to reshape the frame for it"),
     ]
     small = nn.read_har(generate.generate(BARS_UP_TO), progress=False)
     with tempfile.TemporaryDirectory() as folder:
         drawn = render({"ours": nn.waterfall(session), "express": express(long),
                         "ours_bars": nn.waterfall(small)}, Path(folder))
-    for key, label in (("ours", f"waterfall, {requests:,} requests"), ("express", f"px.timeline, {requests:,} requests"),
+    for key, label in (("ours", f"waterfall, {requests:,} requests"),
+                       ("express", f"px.timeline, {requests:,} requests"),
                        ("ours_bars", f"waterfall, {BARS_UP_TO:,} requests (SVG bars)")):
         new_plot, page = drawn[key]
         rows.append((f"Chromium draws the {label}", f"{new_plot:.2f} s",

@@ -92,22 +92,20 @@ def compare_timings(
 
     grouped = long.groupby([*keys, "side"], sort=False)
     medians = grouped[METRICS].median().unstack("side")
-    out = order.set_index(keys)
+    counts = _sides(grouped.size().unstack("side"), order.set_index(keys).index).fillna(0).astype("int64")
+    out = pd.DataFrame(index=counts.index)
+    out["change"] = np.select([(counts["baseline"] > 0) & (counts["candidate"] > 0), counts["baseline"] > 0],
+                              ["matched", "removed"], "added")
+    status = _sides(grouped["status"].first().unstack("side"), out.index)
     for side in _SIDES:
-        status = grouped["status"].first().unstack("side")
-        out[f"status_{side}"] = status[side].astype("Int64") if side in status else pd.NA
+        out[f"status_{side}"] = status[side].astype("Int64")
     if several:
-        counts = grouped.size().unstack("side")
-        spread = (grouped["time"].quantile(0.75) - grouped["time"].quantile(0.25)).unstack("side")
         for side in _SIDES:
-            out[f"runs_{side}"] = (counts[side] if side in counts else pd.Series(dtype=float)).reindex(out.index).fillna(0).astype("int64")
+            out[f"runs_{side}"] = counts[side]
     else:
-        entries = grouped["entry"].first().unstack("side")
+        entries = _sides(grouped["entry"].first().unstack("side"), out.index)
         for side in _SIDES:
-            out[f"entry_{side}"] = (entries[side] if side in entries else pd.Series(dtype=float)).reindex(out.index).astype("Int64")
-    present = {side: out[f"status_{side}"].notna() for side in _SIDES}
-    out.insert(0, "change", np.select([present["baseline"] & present["candidate"], present["baseline"]],
-                                      ["matched", "removed"], "added"))
+            out[f"entry_{side}"] = entries[side].astype("Int64")
     for metric in METRICS:
         b = _column(medians, metric, "baseline", out.index)
         c = _column(medians, metric, "candidate", out.index)
@@ -115,8 +113,9 @@ def compare_timings(
         out[f"{metric}_delta"] = c - b
         out[f"{metric}_ratio"] = _ratio(c, b)
     if several:
+        spread = _sides((grouped["time"].quantile(0.75) - grouped["time"].quantile(0.25)).unstack("side"), out.index)
         for side in _SIDES:
-            out[f"time_spread_{side}"] = spread[side].reindex(out.index) if side in spread else np.nan
+            out[f"time_spread_{side}"] = spread[side]
         out["p_value"] = _p_values(long, keys, out.index)
         if fdr:
             out["q_value"] = _adjust(out["p_value"])
@@ -160,6 +159,11 @@ def _long(sides: dict[str, list], ignore_query: IgnoreQuery) -> pd.DataFrame:
     every["entry"] = np.concatenate([f.index.to_numpy() for f in frames]) if frames else []
     keys = keyed(every, ignore_query, by=["side", "run"], cache={})
     return keys.join(every[["entry", "started", "status", "transfer_size", *METRICS]])
+
+
+def _sides(table: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """`table` (a column per side) on `index`, with a column for a side that had no rows."""
+    return table.reindex(index=index, columns=list(_SIDES))
 
 
 def _column(table: pd.DataFrame, metric: str, side: str, index: pd.Index) -> pd.Series:
@@ -210,8 +214,8 @@ def _adjust(p: pd.Series) -> pd.Series:
 def _p_values(long: pd.DataFrame, keys: list[str], index: pd.Index) -> np.ndarray:
     wide = long.pivot_table(index=keys, columns=["side", "run"], values="time", aggfunc="first", sort=False)
     wide = wide.reindex(index)
-    a = wide["baseline"].to_numpy("float64") if "baseline" in wide.columns.get_level_values(0) else np.empty((len(index), 0))
-    b = wide["candidate"].to_numpy("float64") if "candidate" in wide.columns.get_level_values(0) else np.empty((len(index), 0))
+    sides = wide.columns.get_level_values(0)
+    a, b = (wide[s].to_numpy("float64") if s in sides else np.empty((len(index), 0)) for s in _SIDES)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant rows: scipy warns, the p-value is right
         return _test(a, b)
@@ -260,5 +264,6 @@ def _page_totals(long: pd.DataFrame, sides: dict[str, list], several: bool, thre
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # constant samples: scipy warns, p is right
             table["p_value"] = p = pd.Series(_test(samples["baseline"], samples["candidate"]), index=table.index)
-    table["regression"] = _flag(table["delta"], table["ratio"], p, threshold, min_delta, alpha) & (table["unit"] == "ms")
+    flag = _flag(table["delta"], table["ratio"], p, threshold, min_delta, alpha)
+    table["regression"] = flag & (table["unit"] == "ms")  # more requests or bytes is not "slower"
     return table

@@ -51,7 +51,8 @@ def diff(
 
     `part` is "request" (`change` "added" or "removed": a request only in `b` or only in
     `a`), "status", "request header", "response header", "request body" or "response
-    body" (`change` "unreadable" when a body cannot be decoded, with the reason); `name` is the header name or the JSON path ("$.items[2].price") that changed;
+    body" (`change` "unreadable" when a body cannot be decoded, with the reason); `name`
+    is the header name or the JSON path ("$.items[2].price") that changed;
     `a` and `b` are the values (JSON as compact text). Headers named in `ignore_headers`
     are skipped (case-insensitive; `VOLATILE_HEADERS` by default, pass `()` to compare
     all); Set-Cookie is compared without its Expires and Max-Age. `ignore_paths` skips JSON
@@ -221,6 +222,7 @@ def _path_filter(patterns: Iterable[str]) -> re.Pattern | None:
     parts = []
     for pattern in patterns:
         if not pattern.startswith("$"):
-            raise ValueError(f"ignore_paths: {pattern!r} is not a JSON path (they start with '$', e.g. '$.items[*].id')")
+            raise ValueError(f"ignore_paths: {pattern!r} is not a JSON path "
+                             "(they start with '$', e.g. '$.items[*].id')")
         parts.append(re.escape(pattern).replace(r"\*", r"[^.\[\]]+"))
     return re.compile(f"(?:{'|'.join(parts)})(?:[.\\[].*)?", re.S) if parts else None

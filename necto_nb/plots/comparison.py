@@ -30,17 +30,20 @@ def comparison_figure(table: pd.DataFrame, *, top: int = 30) -> go.Figure:
             orientation="h", x=deltas[phase], y=labels, name=PHASE_LABELS[phase], legendgroup=phase,
             marker={"color": PHASE_COLORS[phase], "line": {"width": 0}},
             customdata=np.column_stack([before, after]),
-            hovertemplate=f"{PHASE_LABELS[phase]}: %{{x:+.1f}} ms (%{{customdata[0]:.1f}} → %{{customdata[1]:.1f}})<extra></extra>",
+            hovertemplate=f"{PHASE_LABELS[phase]}: %{{x:+.1f}} ms"
+                          " (%{customdata[0]:.1f} → %{customdata[1]:.1f})<extra></extra>",
         ))
     fig.add_trace(go.Scatter(
         x=shown["time_delta"], y=labels, mode="markers", name="total",
         marker={"symbol": "diamond", "color": "#000000", "size": 9},
         customdata=np.column_stack([shown["time_baseline"], shown["time_candidate"], shown["time_ratio"]]),
-        hovertemplate="total: %{x:+.1f} ms (%{customdata[0]:.1f} → %{customdata[1]:.1f}, ×%{customdata[2]:.2f})<extra></extra>",
+        hovertemplate="total: %{x:+.1f} ms (%{customdata[0]:.1f} → %{customdata[1]:.1f},"
+                      " ×%{customdata[2]:.2f})<extra></extra>",
     ))
     counts = table["change"].value_counts()
     runs = getattr(table, "settings", {}).get("runs", {})
-    what = "medians of {baseline} vs {candidate} runs".format(**runs) if max(runs.values(), default=1) > 1 else "one run each"
+    several = max(runs.values(), default=1) > 1
+    what = "medians of {baseline} vs {candidate} runs".format(**runs) if several else "one run each"
     title = (f"Timing deltas, candidate − baseline ({what}): {len(flagged)} regression(s) among "
              f"{counts.get('matched', 0)} matched requests, {counts.get('added', 0)} added, "
              f"{counts.get('removed', 0)} removed")

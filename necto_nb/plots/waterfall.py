@@ -39,8 +39,9 @@ BARS_UP_TO = 1000
 _LANE_LABELS_UP_TO = 150  # more lanes than this and their tick labels only overlap
 # Hover: frame columns sent to plotly.js per request, and how its template shows each.
 _NUMBERS = ["response_size", "transfer_size", "time", *COLUMNS]
-_HOVER = ("%{{hovertext}}<br>size {response_size} ({transfer_size} transferred) · total {time}<br>blocked {blocked}"
-          " · dns {dns} · connect {connect} (ssl {ssl})<br>send {send} · wait {wait} · receive {receive}<extra></extra>")
+_HOVER = ("%{{hovertext}}<br>size {response_size} ({transfer_size} transferred) · total {time}"
+          "<br>blocked {blocked} · dns {dns} · connect {connect} (ssl {ssl})"
+          "<br>send {send} · wait {wait} · receive {receive}<extra></extra>")
 _UNTIMED_MS = 1.0  # entry.time beyond the sum of its phases by less than this is rounding
 
 
@@ -113,8 +114,7 @@ def waterfall(
     )
     if title:
         layout["title"] = {"text": escape(title)}
-    fig = go.Figure(data=data, layout=layout)  # validated once, with the template set
-    return fig
+    return go.Figure(data=data, layout=layout)  # validated once, with the template set
 
 
 @dataclass
@@ -133,14 +133,16 @@ class _Panel:
 
         `line` None draws phases as bars; a width in pixels draws them as WebGL lines.
         """
-        lanes = np.arange(len(self.frame), dtype="float64")
+        # Positions go to the browser as float32 (half the bytes of the page; 0.01 ms apart
+        # a minute into a session, finer than any screen); hover numbers stay float64.
+        lanes = np.arange(len(self.frame), dtype="float32")
         axes = {"xaxis": xaxis, "yaxis": yaxis}
         points = "scatter" if line is None else "scattergl"
         total = sum(self.spans.values())
         # One invisible point per request carries its hover text; with hovermode "y" the
         # whole lane shows it, wherever its bars are.
-        traces = [dict(type=points, x=x, y=y, mode="markers", marker={"size": 6, "opacity": 0}, **hover,
-                       name="request", showlegend=False, **axes)
+        traces = [dict(type=points, x=x.astype("float32"), y=y, mode="markers", marker={"size": 6, "opacity": 0},
+                       **hover, name="request", showlegend=False, **axes)
                   for x, y, hover in self.hover(self.start + total / 2, lanes)]
         offset = self.start.copy()
         for phase, span in self.spans.items():
@@ -148,11 +150,12 @@ class _Panel:
             style = {"name": PHASE_LABELS[phase], "legendgroup": phase, "showlegend": phase not in legend,
                      "hoverinfo": "skip", **axes}
             if line is None:
-                traces.append(dict(type="bar", orientation="h", base=_typed(offset[drawn]), x=span[drawn],
-                                   y=lanes[drawn], marker={"color": PHASE_COLORS[phase], "line": {"width": 0}}, **style))
+                traces.append(dict(type="bar", orientation="h", base=_typed(offset[drawn], "f4"),
+                                   x=span[drawn].astype("float32"), y=lanes[drawn],
+                                   marker={"color": PHASE_COLORS[phase], "line": {"width": 0}}, **style))
             else:
                 x, y = _segments(offset[drawn], span[drawn], lanes[drawn])
-                traces.append(dict(type="scattergl", x=x, y=y, mode="lines",
+                traces.append(dict(type="scattergl", x=x.astype("float32"), y=y, mode="lines",
                                    line={"color": PHASE_COLORS[phase], "width": line}, **style))
             legend.add(phase)
             offset = offset + span
@@ -164,7 +167,7 @@ class _Panel:
             if mask.any():
                 symbol, colour = STATUS_MARKS[cls]
                 traces.append(dict(
-                    type=points, x=offset[mask], y=lanes[mask], mode="markers", hoverinfo="skip",
+                    type=points, x=offset[mask].astype("float32"), y=lanes[mask], mode="markers", hoverinfo="skip",
                     marker={"symbol": symbol, "color": colour, "size": 8, "line": {"width": 1.5, "color": colour}},
                     name=cls, legendgroup=cls, showlegend=cls not in legend, **axes,
                 ))
@@ -216,13 +219,13 @@ class _Panel:
         return lines, labels
 
 
-def _typed(values: np.ndarray) -> dict:
-    """A float array (1-D or 2-D) as a plotly.js typed-array spec.
+def _typed(values: np.ndarray, dtype: str = "f8") -> dict:
+    """A float array (1-D or 2-D) as a plotly.js typed-array spec ("f8" or "f4").
 
     plotly.py keeps `base` and `customdata` as object arrays that it deep-copies value by
     value; the spec (the form plotly.py itself writes arrays to JSON in) passes through.
     """
-    spec = {"dtype": "f8", "bdata": base64.b64encode(np.ascontiguousarray(values, dtype="<f8")).decode("ascii")}
+    spec = {"dtype": dtype, "bdata": base64.b64encode(np.ascontiguousarray(values, dtype=f"<{dtype}")).decode("ascii")}
     if values.ndim == 2:
         spec["shape"] = f"{values.shape[0]},{values.shape[1]}"
     return spec
@@ -243,8 +246,9 @@ def _panels(titles: list[str], shares: np.ndarray) -> dict:
         layout[f"xaxis{axis}"] = {"domain": [0.0, 1.0], "anchor": f"y{axis}"}
         if i < n - 1:
             layout[f"xaxis{axis}"] |= {"matches": f"x{n}", "showticklabels": False}
-        layout["annotations"].append({"text": escape(title, 120), "x": 0.5, "y": top, "xref": "paper", "yref": "paper",
-                                      "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 16}})
+        layout["annotations"].append({"text": escape(title, 120), "x": 0.5, "y": top, "xref": "paper",
+                                      "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+                                      "font": {"size": 16}})
         top = bottom - gap
     return layout
 
@@ -262,7 +266,7 @@ def _template(missing: int) -> str:
 def _segments(start: np.ndarray, span: np.ndarray, lane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Horizontal segments as one line broken by NaN gaps: x0, x1, NaN per segment."""
     x = np.column_stack([start, start + span, np.full(len(start), np.nan)]).ravel()
-    y = np.column_stack([lane, lane, np.full(len(lane), np.nan)]).ravel()
+    y = np.column_stack([lane, lane, np.full(len(lane), np.nan)]).ravel().astype(lane.dtype)
     return x, y
 
 

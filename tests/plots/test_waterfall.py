@@ -120,7 +120,8 @@ def test_har_text_in_hover_titles_and_labels_is_escaped():
 
 def test_failed_redirect_client_and_server_errors_are_marked():
     s = nn.Session("s", [entry(at=0), entry(status=301, at=10), entry(status=404, at=20), entry(status=503, at=30),
-                         entry(status=0, at=40, error="net::ERR_CONNECTION_RESET"), entry(status=200, at=50, error="aborted")])
+                         entry(status=0, at=40, error="net::ERR_CONNECTION_RESET"),
+                         entry(status=200, at=50, error="aborted")])
     fig = nn.waterfall(s)
     marks = {t.name: values(t.y).astype(int).tolist() for t in fig.data if t.type == "scatter" and t.name != "request"}
     assert marks == {"failed": [4, 5], "3xx": [1], "4xx": [2], "5xx": [3]}

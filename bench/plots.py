@@ -106,15 +106,19 @@ def render(figures: dict[str, object], folder: Path) -> dict[str, tuple[float, f
                 tab = browser.new_page(viewport={"width": 1300, "height": 1000})
                 tab.set_content("<div id=plot></div>")
                 tab.add_script_tag(path=str(script))
+                # Drawn = two animation frames after newPlot resolves: WebGL draws after it.
                 new_plot = tab.evaluate("""async (json) => { const f = JSON.parse(json); const t = performance.now();
-                    await Plotly.newPlot('plot', f.data, f.layout); return performance.now() - t; }""", fig.to_json())
+                    await Plotly.newPlot('plot', f.data, f.layout);
+                    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+                    return performance.now() - t; }""", fig.to_json())
                 tab.close()
                 path = folder / f"{name}.html"
-                fig.write_html(path, include_plotlyjs=True, post_script="window.__plotted = performance.now();")
+                fig.write_html(path, include_plotlyjs=True, post_script=(
+                    "requestAnimationFrame(() => requestAnimationFrame(() => { window.__drawn = performance.now(); }));"))
                 tab = browser.new_page(viewport={"width": 1300, "height": 1000})
                 tab.goto(path.as_uri())
-                tab.wait_for_function("window.__plotted !== undefined", timeout=120_000)
-                out[name] = (new_plot / 1000, tab.evaluate("window.__plotted") / 1000)
+                tab.wait_for_function("window.__drawn !== undefined", timeout=180_000)
+                out[name] = (new_plot / 1000, tab.evaluate("window.__drawn") / 1000)
                 tab.close()
         finally:
             browser.close()

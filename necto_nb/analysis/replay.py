@@ -88,7 +88,6 @@ def _exchange(client: httpx.Client, session: Session, i: int, base_url: str | No
     request = recorded.get("request") or {}
     method = request.get("method") or "GET"
     url = rebase(request.get("url") or "", base_url)
-    body = session.request_body(i) or b""
     sent = [(h.get("name", ""), h.get("value", "")) for h in request.get("headers") or []]
     sent = [(k, v) for k, v in sent if k and not k.startswith(":") and k.lower() not in CONNECTION_HEADERS
             and k.lower() not in extra]
@@ -102,6 +101,7 @@ def _exchange(client: httpx.Client, session: Session, i: int, base_url: str | No
     try:
         if scheme not in _SCHEMES:
             raise ValueError(f"not replayed: {scheme or 'no'} scheme (only http and https)")
+        body = session.request_body(i) or b""  # HarError: recorded base64 that is not
         # A Request of our own, not client.build_request: no client defaults (User-Agent,
         # Accept, cookies from the jar) are added to what was recorded.
         outgoing = httpx.Request(method, url, headers=[(_wire(k), _wire(v)) for k, v in sent], content=body or None,
@@ -113,7 +113,7 @@ def _exchange(client: httpx.Client, session: Session, i: int, base_url: str | No
         finally:
             response.close()
         clock.done()
-    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:  # HarError is a ValueError
         clock.done()
         entry.update(_failed(method, url, sent, request, str(exc) or type(exc).__name__))
         entry["timings"] = clock.timings()

@@ -162,10 +162,14 @@ def test_failures_become_entries_with_their_error(server):
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
     session = nn.Session("mixed", [entry(f"{closed}/x", at=0), entry("data:text/plain,hi", at=5),
                                    entry(f"{PROD}/api/items", at=10)])
-    after = nn.replay(session, rows=[0, 1])
-    assert after.df["status"].tolist() == [0, 0]
+    unreadable = entry(f"{server}/api/echo", method="POST", at=15, post=b"x")
+    unreadable["request"]["postData"]["text"] = "not base64!"
+    session.extend([unreadable])
+    after = nn.replay(session, rows=[0, 1, 3])
+    assert after.df["status"].tolist() == [0, 0, 0]
     errors = after.df["error"].tolist()
     assert errors[0] and "not replayed: data scheme (only http and https)" == errors[1]
+    assert errors[2] == "request.postData.text: marked base64 but is not valid base64"  # and nothing sent
     assert after.entries[0]["response"]["_error"] == errors[0]
     ours = nn.replay(session, rows=session.df["url"].str.startswith(PROD), base_url=server)
     assert ours.df["status"].tolist() == [200]
@@ -180,3 +184,13 @@ def test_headers_override_and_base_url_paths(server):
     assert ["authorization", "Bearer prod"] not in echo["headers"]
     with pytest.raises(ValueError, match="base_url='staging:8000': give a scheme and a host"):
         nn.replay(session, base_url="staging:8000")
+
+
+def test_a_client_of_your_own_is_used_and_left_open(server):
+    import httpx
+
+    seen: list[str] = []
+    with httpx.Client(event_hooks={"request": [lambda r: seen.append(str(r.url))]}, timeout=5) as client:
+        after = nn.replay(recorded(), rows=[3], base_url=server, client=client)
+        assert seen == [f"{server}/api/items"] and after.df["status"].tolist() == [200]
+        assert not client.is_closed

@@ -141,6 +141,8 @@ def url_of(request: http.Request, websocket: bool = False) -> str:
     if request.method == "CONNECT":
         return f"https://{host}/"
     raw = request.data.path
+    if not raw.startswith(b"/"):  # "OPTIONS *" and the like: keep the URL well-formed
+        raw = b"/" + raw
     if _PLAIN_PATH.match(raw) and b"%" not in raw:
         path = raw.decode("ascii")
     else:

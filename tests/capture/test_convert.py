@@ -166,6 +166,22 @@ def test_headers_query_cookies_and_sizes():
     assert e["response"]["redirectURL"] == "/next"
 
 
+def test_urls_are_valid_uris_whatever_the_client_sent():
+    cases = {
+        b"/plain/path?q=1": "http://example.test:8080/plain/path?q=1",
+        b"/caf\xc3\xa9 x|y": "http://example.test:8080/caf%C3%A9%20x%7Cy",
+        b"/50%25/100%zz": "http://example.test:8080/50%25/100%25zz",
+        b"*": "http://example.test:8080/*",
+    }
+    for path, url in cases.items():
+        req = tutils.treq(host="example.test", port=8080, path=path, content=b"")
+        assert flow_to_entry(flow(req=req), opened_connection=False)["request"]["url"] == url
+    v6 = tutils.treq(host="::1", port=443, scheme=b"https", path=b"/", content=b"")
+    assert flow_to_entry(flow(req=v6), opened_connection=False)["request"]["url"] == "https://[::1]/"
+    odd = tutils.treq(host="example.test", port=8080, path=b"/caf\xc3\xa9 x|y", content=b"")
+    assert len(nn.Session("s", [flow_to_entry(flow(req=odd), opened_connection=False)]).report) == 0
+
+
 def test_http2_headers_size_is_unknown():
     req = tutils.treq(http_version=b"HTTP/2.0", content=b"")
     assert flow_to_entry(flow(req=req), opened_connection=False)["request"]["headersSize"] == -1

@@ -2,6 +2,8 @@
 
 What counts as a secret is configurable: header names, cookie handling, query and form
 parameter names, JSON keys, and value shapes (JWTs, cloud keys) found anywhere in text.
+Every string of an entry is looked at, custom fields (`_initiator`, ...) and page titles
+included: URLs (a Location, a Referer) by their parameters, other text by shape.
 """
 
 from __future__ import annotations
@@ -39,8 +41,16 @@ SECRET_VALUE = re.compile(
     r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
     r"|sk_(live|test)_[A-Za-z0-9]{16,}"  # Stripe
     r"|AIza[0-9A-Za-z_-]{35}"  # Google API key
-    r"|glpat-[A-Za-z0-9_-]{20,})"  # GitLab
+    r"|glpat-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[A-Za-z0-9+/=\s]*-----END (?:[A-Z]+ )*PRIVATE KEY-----)"  # PEM
 )
+# A URL or a path that may carry parameters (a Location, a Referer, an initiator).
+_URLISH = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://|/)")
+# "name": value in text that is not JSON as a whole: a body cut short, a Socket.IO frame
+# (42["auth",{"token":...}]), JSON inside a script. A string value may run to the end.
+_MEMBER = re.compile(r'"((?:[^"\\\n]|\\.){1,100})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|-?[0-9][0-9.eE+-]*)')
+_BOUNDARY = re.compile(r'boundary="?([^";\s]+)"?', re.I)
+_PART_NAME = re.compile(r'\bname="([^"]*)"', re.I)
 _SHORTEST_SECRET = len("Bearer ") + 8  # no SECRET_VALUE match is shorter
 
 
@@ -85,31 +95,48 @@ class Redactor:
                 pair["value"] = self.marker
                 self.counts[f"{what} {name.lower()}"] += 1
             else:
-                pair["value"] = self.text(pair["value"], f"{what} {name.lower()}")
+                pair["value"] = self.string(pair["value"], f"{what} {name.lower()}")
+
+    def string(self, value: str, what: str) -> str:
+        """Any string: a URL or path with parameters by `url`, other text by shape."""
+        if _URLISH.match(value) and ("?" in value or "#" in value or "@" in value):
+            return self.url(value)
+        return self.text(value, what)
 
     def url(self, url: str) -> str:
+        """Secret query and fragment parameters (OAuth puts tokens in the fragment), a password
+        in the userinfo, secret shapes. A URL without any comes back as it was."""
         marker = quote(self.marker, safe="")  # a URL stays a valid URI
         try:
             parts = urlsplit(url)
         except ValueError:
             return self.text(url, "url", marker)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        secret = [name for name, _ in query if self._secret_name(name)]
-        if secret:  # rebuilt only when needed: re-encoding would change an innocent URL
-            self.counts.update(f"url {name.lower()}" for name in secret)
-            query = [(n, self.marker if self._secret_name(n) else v) for n, v in query]
-            parts = parts._replace(query=urlencode(query))
-        netloc = parts.netloc
+        query, fragment, netloc = self._params(parts.query), self._params(parts.fragment), parts.netloc
         if "@" in netloc and ":" in netloc.partition("@")[0]:  # user:password@host
             netloc = f"{netloc.partition(':')[0]}:{marker}@{netloc.partition('@')[2]}"
             self.counts["url password"] += 1
-        return self.text(urlunsplit(parts._replace(netloc=netloc)), "url", marker)
+        if (query, fragment, netloc) != (parts.query, parts.fragment, parts.netloc):  # else: as it was
+            url = urlunsplit(parts._replace(query=query, fragment=fragment, netloc=netloc))
+        return self.text(url, "url", marker)
+
+    def _params(self, text: str) -> str:
+        """A query (or fragment) with the values of secret-named parameters replaced."""
+        if "=" not in text:
+            return text
+        params = parse_qsl(text, keep_blank_values=True)
+        secret = [name for name, _ in params if self._secret_name(name)]
+        if not secret:  # rebuilt only when needed: re-encoding would change innocent text
+            return text
+        self.counts.update(f"url {name.lower()}" for name in secret)
+        return urlencode([(n, self.marker if self._secret_name(n) else v) for n, v in params])
 
     def json_value(self, value, what: str):
         """Redact a decoded JSON value in place, without recursion: a body can be nested
         as deep as the decoder allows, deeper than Python's recursion limit."""
         if isinstance(value, str):
-            return self.text(value, what)
+            return self.string(value, what)
+        if not isinstance(value, (dict, list)):
+            return value
         stack = [value]
         while stack:
             node = stack.pop()
@@ -121,11 +148,39 @@ class Redactor:
                 elif isinstance(inner, (dict, list)):
                     stack.append(inner)
                 elif isinstance(inner, str):
-                    node[key] = self.text(inner, what)
+                    node[key] = self.string(inner, what)
         return value
 
+    def members(self, text: str, what: str) -> str:
+        """Secret-named `"name": value` members of text that is not JSON as a whole."""
+        if '"' not in text or ":" not in text:
+            return text
+
+        def replace(match: re.Match) -> str:
+            name, value = match.group(1), match.group(3)
+            if not self._secret_name(name) or value == f'"{self.marker}"':
+                return match.group(0)
+            self.counts[f"{what} {name}"] += 1
+            return f'"{name}"{match.group(2)}"{self.marker}"'
+
+        return _MEMBER.sub(replace, text)
+
+    def multipart(self, text: str, boundary: str, what: str) -> str:
+        """The values of secret-named parts of a multipart/form-data body."""
+        delimiter = "--" + boundary
+        parts = text.split(delimiter)
+        for i, part in enumerate(parts):
+            blank = min((j for j in (part.find("\r\n\r\n"), part.find("\n\n")) if j >= 0), default=-1)
+            name = _PART_NAME.search(part, 0, blank) if blank >= 0 else None
+            if name and self._secret_name(name.group(1)):
+                start = blank + (4 if part.startswith("\r\n\r\n", blank) else 2)
+                end = max(start, len(part.rstrip("\r\n")))
+                parts[i] = part[:start] + self.marker + part[end:]
+                self.counts[f"{what} form {name.group(1).lower()}"] += 1
+        return delimiter.join(parts)
+
     def body(self, text: str, mime: str, what: str) -> str:
-        """JSON and form bodies by key; anything else by value shape."""
+        """JSON, form and multipart bodies by key; anything else by JSON-like members and shape."""
         stripped = text.lstrip()
         if "json" in mime or stripped[:1] in ("{", "["):
             try:
@@ -142,7 +197,10 @@ class Redactor:
                     value = self.marker
                 form.append((name, value))
             return urlencode(form)
-        return self.text(text, what)
+        boundary = _BOUNDARY.search(mime) if "multipart/" in mime.lower() else None
+        if boundary:
+            text = self.multipart(text, boundary.group(1), what)
+        return self.text(self.members(text, what), what)
 
     # -- an entry ----------------------------------------------------------------------
 
@@ -170,4 +228,17 @@ class Redactor:
         for message in entry.get("_webSocketMessages") or ():
             if isinstance(message, dict) and isinstance(message.get("data"), str) and message.get("opcode") != 2:
                 message["data"] = self.body(message["data"], "", "websocket message")
+        self.custom(entry)
         return entry
+
+    def custom(self, obj: dict) -> None:
+        """Custom fields (`_initiator` and its stack of URLs, ...): secret names, URLs, shapes."""
+        for key in [k for k in obj if isinstance(k, str) and k.startswith("_") and k != "_webSocketMessages"]:
+            obj[key] = self.json_value(obj[key], f"custom {key}")
+
+    def page(self, page: dict) -> dict:
+        """Redact a page in place: browsers title an untitled page with its URL."""
+        if isinstance(page.get("title"), str):
+            page["title"] = self.string(page["title"], "page title")
+        self.custom(page)
+        return page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import os
 import tempfile
@@ -33,14 +34,17 @@ class Document:
             raise ValueError(f"bodies must be one of {', '.join(BODIES)}, not {bodies!r}")
         redactor = Redactor() if redact is True else (redact or None)
         log = dict(self.log)
+        pages = self.pages
+        if pages is not None and redactor is not None:
+            pages = [redactor.page(copy.deepcopy(p)) for p in pages]
         if redactor is None and bodies == "all":
             array = self.entries.json_array(self.positions)  # as read: no decode, no re-encode
         else:
             array = self._transformed(redactor, bodies, progress)
             if redactor is not None:
                 log["_redaction"] = redactor.summary()
-        if self.pages is not None:
-            log["pages"] = self.pages
+        if pages is not None:
+            log["pages"] = pages
         log["entries"] = msgspec.Raw(array)
         return msgspec.json.encode({"log": log})
 

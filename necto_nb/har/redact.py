@@ -225,7 +225,8 @@ class Redactor:
             content["text"] = self.body(content["text"], str(content.get("mimeType", "")), "response body")
         if isinstance(response.get("redirectURL"), str) and response["redirectURL"]:
             response["redirectURL"] = self.url(response["redirectURL"])
-        for message in entry.get("_webSocketMessages") or ():
+        messages = entry.get("_webSocketMessages")
+        for message in messages if isinstance(messages, list) else ():
             if isinstance(message, dict) and isinstance(message.get("data"), str) and message.get("opcode") != 2:
                 message["data"] = self.body(message["data"], "", "websocket message")
         self.custom(entry)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import gzip
 import os
 import tempfile
@@ -36,7 +35,8 @@ class Document:
         log = dict(self.log)
         pages = self.pages
         if pages is not None and redactor is not None:
-            pages = [redactor.page(copy.deepcopy(p)) for p in pages]
+            # a copy through msgspec: copy.deepcopy recurses in Python and a page can be deep
+            pages = [redactor.page(msgspec.json.decode(msgspec.json.encode(p))) for p in pages]
         if redactor is None and bodies == "all":
             array = self.entries.json_array(self.positions)  # as read: no decode, no re-encode
         else:

@@ -137,3 +137,14 @@ def test_extend_checks_dates_and_bytes_like_an_import():
               .replace(b"/X", b"/\xff")])  # bytes given to extend are decoded entry by entry
     assert len(s) == 2 and s.df["started"].notna().all()
     assert {i.path for i in s.report} >= {"log.entries[0].startedDateTime", "log.entries[1]"}
+
+
+def test_redacting_odd_websocket_messages_and_a_deep_page():
+    e = entry(pageref="p")
+    e["_webSocketMessages"] = 1.5
+    doc = har(e)
+    doc["log"]["pages"] = [{"id": "p", "title": "t", "startedDateTime": "2026-11-01T10:00:00Z", "pageTimings": {},
+                            "_deep": "__deep__"}]
+    data = json.dumps(doc).encode().replace(b'"__deep__"', b"[" * 700 + b"]" * 700)
+    out = nn.read_har(data).to_har(redact=True)
+    assert out["log"]["entries"][0]["_webSocketMessages"] == 1.5 and len(out["log"]["pages"]) == 1

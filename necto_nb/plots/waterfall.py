@@ -140,8 +140,9 @@ class _Panel:
         points = "scatter" if line is None else "scattergl"
         total = sum(self.spans.values())
         # One invisible point per request carries its hover text; with hovermode "y" the
-        # whole lane shows it, wherever its bars are.
-        traces = [dict(type=points, x=x.astype("float32"), y=y, mode="markers", marker={"size": 6, "opacity": 0},
+        # whole lane shows it, wherever its bars are. Size 0: hover finds points by data
+        # distance, and a software-rendered WebGL canvas spends seconds on 10,000 markers.
+        traces = [dict(type=points, x=x.astype("float32"), y=y, mode="markers", marker={"size": 0, "opacity": 0},
                        **hover, name="request", showlegend=False, **axes)
                   for x, y, hover in self.hover(self.start + total / 2, lanes)]
         offset = self.start.copy()

@@ -123,6 +123,12 @@ def test_scrolling_far_and_shift_clicking_across_rows_never_drawn(page, lab):
     expected = "2501 10 2510"
     code = "sel = grid.selected.index; print(len(sel), sel.min(), sel.max())"
     assert wait_py(kernel, code, expected) == expected
+    page.keyboard.press("ArrowDown")  # keys move the table's selection, not the notebook's cells
+    page.keyboard.press("Shift+ArrowDown")
+    assert wait_py(kernel, "print(grid.selected.index.tolist())", "[2511, 2512]") == "[2511, 2512]"
+    page.keyboard.press("Control+a")
+    assert wait_py(kernel, "print(len(grid.selected))", "3000") == "3000"
+    assert page.locator(".jp-Notebook .jp-Cell").count() == 1  # 'a' did not insert a cell
     page.locator(".necto-th", has_text="#").click()  # sort descending by #
     page.wait_for_function("document.querySelector('.necto-th').textContent.includes('\u25BC')")
     kernel.stop_channels()

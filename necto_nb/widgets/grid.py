@@ -113,7 +113,7 @@ class TrafficGrid(w.VBox):
         self.detail = w.HTML(detail.render(session, None))
         self.messages = w.Output()
         self._df: pd.DataFrame | None = None
-        self._detail_of: tuple[Any, int | None] = (None, None)
+        self._detail_of: tuple | None = None  # which entry the detail pane shows
         self._throttle = Throttle(interval, self.refresh)
         self.toolbar.on_filter(lambda _filter: self.refresh(view=True))
         self.toolbar.export_session.on_click(lambda _b: self.export(selected=False))
@@ -159,8 +159,11 @@ class TrafficGrid(w.VBox):
             hidden = int((~np.isin(selected, self.table.order)).sum())
             self.toolbar.set_count(len(self.table.order), len(df), len(selected), hidden)
             focus = self.table.focus if self.table.focus is not None else (int(selected[0]) if len(selected) else None)
-            if self._detail_of[0] is not df or self._detail_of[1] != focus:
-                self._detail_of = (df, focus)
+            # Entries only grow (until cleared): the same label, URL and start is the same entry,
+            # so a live capture's refreshes do not redraw (and re-decode) the open entry.
+            shown = None if focus is None or focus not in df.index else (focus, df.at[focus, "url"], df.at[focus, "started"])
+            if shown != self._detail_of:
+                self._detail_of = shown
                 self.detail.value = detail.render(self.session, focus)
 
     def _order(self, df: pd.DataFrame, key: str, ascending: bool) -> np.ndarray:

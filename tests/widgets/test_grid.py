@@ -208,3 +208,20 @@ def test_close_stops_following_the_session(session, grid):
     session.extend([entry("https://after.example/")])
     time.sleep(0.4)
     assert grid.table.row_count == 5
+
+
+def test_live_rows_do_not_redraw_the_open_entry(session, grid, monkeypatch):
+    from necto_nb.widgets import grid as grid_module
+
+    click(grid, 1)
+    drawn = []
+    original = grid_module.detail.render
+    monkeypatch.setattr(grid_module.detail, "render", lambda s, label: drawn.append(label) or original(s, label))
+    session.extend([entry("https://live.example/more")])
+    grid.refresh()
+    assert grid.table.row_count == 6 and drawn == []
+    session.clear()
+    session.extend([entry("https://other.example/")] * 3)
+    grid.refresh()
+    assert drawn == [None]  # the entry it showed is gone
+    assert "Select a row" in grid.detail.value

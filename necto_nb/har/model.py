@@ -17,15 +17,18 @@ from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
 DATE_TIME = (
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|z|[+-]\d\d:\d\d)$"
 )
-# RFC 3986 characters only; brackets only around an IP literal host.
+# RFC 3986 characters only; brackets only around an IP literal host. Written with single
+# character classes and an atomic group: a group repeated per character made `re` keep
+# state per character (3 MB of URL took 750 MB), and overlapping parts backtracked in
+# quartic time (a 2,000-character authority took minutes). `%` is checked once, up front.
 _UNRESERVED = r"A-Za-z0-9\-._~!$&'()*+,;="
 URI = (
-    rf"^[A-Za-z][A-Za-z0-9+.\-]*:"
-    rf"(//([{_UNRESERVED}:]|%[0-9A-Fa-f]{{2}})*@?(\[[0-9A-Fa-f:.vV]+\])?([{_UNRESERVED}:]|%[0-9A-Fa-f]{{2}})*)?"
-    rf"([{_UNRESERVED}:@/?#]|%[0-9A-Fa-f]{{2}})*$"
+    r"^(?!.*%(?![0-9A-Fa-f]{2}))[A-Za-z][A-Za-z0-9+.\-]*:"
+    rf"(?://(?>[{_UNRESERVED}:%]*@?)(?:\[[0-9A-Fa-f:.vV]+\])?)?"
+    rf"[{_UNRESERVED}:@/?#%]*\Z"
 )
 IPV4 = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
-IPV6 = r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*"
+IPV6 = r"[0-9A-Fa-f]*:[0-9A-Fa-f:.]*"  # the first colon ends the first run: no backtracking
 IP = rf"^({IPV4}|{IPV6})$"
 # The cache schema's looser date pattern (zone optional).
 CACHE_DATE = r"^\d{4}-?\d\d-?\d\dT?\d\d:?\d\d:?\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"

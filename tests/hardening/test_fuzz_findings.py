@@ -88,7 +88,8 @@ def test_base64_marked_content_without_text_reads():
     "0001-01-01T00:00:00Z",  # Go's zero time
     "2020-13-01T00:00:00Z", "2021-02-29T00:00:00Z", "2020-01-01T25:00:00Z", "2020-01-01T23:59:60Z",
     "2020-01-01T00:00:00+99:99", "1600-01-01T00:00:00Z", "2300-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59",
-    "\uff11\uff19\uff17\uff10-01-01T00:00:00Z", "2020-01-01T00:00:00.12345678901234567890Z",
+    "\uff11\uff19\uff17\uff10-01-01T00:00:00Z", "199\uff19-01-01T00:00:00Z", "2020-01-0\u0661T00:00:00Z",
+    "2020-01-01T00:00:00.12345678901234567890Z",
 ])
 def test_a_date_the_pattern_accepts_but_no_calendar_or_frame_holds_is_repaired(date):
     s = nn.read_har(har(entry(startedDateTime=date)))
@@ -148,3 +149,72 @@ def test_redacting_odd_websocket_messages_and_a_deep_page():
     data = json.dumps(doc).encode().replace(b'"__deep__"', b"[" * 700 + b"]" * 700)
     out = nn.read_har(data).to_har(redact=True)
     assert out["log"]["entries"][0]["_webSocketMessages"] == 1.5 and len(out["log"]["pages"]) == 1
+
+
+def _rss_of_reading(data: bytes) -> int:
+    """Peak RSS growth (bytes) of a fresh interpreter reading `data`: sre's memory is not Python's."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".har") as f:
+        f.write(data)
+        f.flush()
+        code = ("import resource, sys, necto_nb as nn; before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+                "nn.read_har(sys.argv[1]).df; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)")
+        out = subprocess.run([sys.executable, "-c", code, f.name], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout) * 1024
+
+
+def test_a_multi_megabyte_data_url_imports_in_memory_near_its_size():
+    """The URI pattern repeated a group per character: 3 MB of URL took 750 MB in re."""
+    url = "data:image/png;base64," + "iVBORw0KGgo" * 300_000
+    assert _rss_of_reading(json.dumps(har(entry(url=url))).encode()) < 150 * 2 ** 20
+
+
+@pytest.mark.parametrize("url", ["http://" + "a" * 3000 + "<", "http://" + "%41" * 1000 + " ", "x://" + ":@" * 2000 + "|"],
+                         ids=["letters", "escapes", "colons and ats"])
+def test_a_long_authority_that_is_not_a_uri_is_checked_in_linear_time(url):
+    """The URI pattern's authority parts overlapped: 2,000 characters took 215 s (quartic)."""
+    began = time.perf_counter()
+    s = nn.read_har(har(entry(url=url)))
+    assert time.perf_counter() - began < 20  # linear: milliseconds here
+    assert len(s) == 1 and s.df["url"].iloc[0] != url  # percent-encoded by the repair
+
+
+def test_a_long_server_address_is_checked_in_linear_time():
+    """The IPv6 pattern backtracked over every colon: 20,000 colons took 4 s, quadratic."""
+    began = time.perf_counter()
+    s = nn.read_har(har(entry(serverIPAddress=":" * 200_000 + "x")))
+    assert time.perf_counter() - began < 20
+    assert len(s) == 1 and s.df["server_ip"].isna().all()
+
+
+# The RFC 3986 pattern as first written (correct, but super-linear): the reference for the linear one.
+_REFERENCE_URI = (
+    r"^[A-Za-z][A-Za-z0-9+.\-]*:"
+    r"(//([A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*@?(\[[0-9A-Fa-f:.vV]+\])?"
+    r"([A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*)?"
+    r"([A-Za-z0-9\-._~!$&'()*+,;=:@/?#]|%[0-9A-Fa-f]{2})*\Z"
+)
+
+
+def test_the_linear_uri_pattern_accepts_exactly_what_the_reference_does():
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from necto_nb.har.model import URI
+
+    reference, linear = re.compile(_REFERENCE_URI), re.compile(URI)
+    pieces = st.sampled_from(["http:", "a+b.c-d:", "//", "@", "[", "]", "::1", "v1.x", "%", "%4", "%41", "%zz", ":",
+                              "/", "?", "#", "a", "Z9", "-._~", "!$&'()*+,;=", " ", "<", "\n", "|", "[::1]", "%"])
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.lists(pieces, max_size=12).map("".join))
+    def same(text):
+        assert bool(reference.search(text)) == bool(linear.search(text)), text
+
+    same()

@@ -75,7 +75,11 @@ def click_latency(page, kernel, target, hits: str, modifiers=()) -> float:
 
 
 def bench(entries: int, clicks: int, peer: bool) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="necto-bench-grid-"))
+    with tempfile.TemporaryDirectory(prefix="necto-bench-grid-") as tmp:
+        return _bench(Path(tmp), entries, clicks, peer)
+
+
+def _bench(folder: Path, entries: int, clicks: int, peer: bool) -> dict:
     (folder / "big.har").write_bytes(orjson.dumps(generate.generate(entries)))
     lab = JupyterLab(folder)
     results: dict = {}

@@ -33,6 +33,16 @@ IP = rf"^({IPV4}|{IPV6})$"
 # The cache schema's looser date pattern (zone optional).
 CACHE_DATE = r"^\d{4}-?\d\d-?\d\dT?\d\d:?\d\d:?\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"
 
+# An entry's start, as the frame (datetime64[ns]) reads it: a real calendar date in the
+# years 1678-2261, upper-case T and Z, at most nanoseconds. In the pattern so that C checks
+# it; `repair.frame_date` says the same in Python (tests/core/test_model.py holds them equal).
+_YEAR = r"(1(6(7[89]|[89]\d)|[7-9]\d\d)|2([01]\d\d|2([0-5]\d|6[01])))"
+_MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31|02-29)"
+ENTRY_DATE_TIME = (
+    r"^(?!(1[789]|2[12])00-02-29)(?=\d\d(0[48]|[2468][048]|[13579][26]|00)-02-29|\d{4}-(?!02-29))"
+    rf"{_YEAR}-{_MONTH_DAY}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{{1,9}})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
+
 DateTime = Annotated[str, Meta(pattern=DATE_TIME)]
 #: msgspec reads integers of any size; numpy, pandas and most tools hold 64 bits.
 INT64 = (-(2 ** 63), 2 ** 63 - 1)
@@ -129,7 +139,7 @@ class Response(Struct, gc=False):
 
 
 class Entry(Struct, gc=False):
-    startedDateTime: DateTime
+    startedDateTime: Annotated[str, Meta(pattern=ENTRY_DATE_TIME)]
     time: Annotated[float, Meta(ge=0)]
     request: Request
     response: Response

@@ -24,7 +24,7 @@ from msgspec import UNSET
 from necto_nb.har import model
 from necto_nb.har.body import side_file
 from necto_nb.har.entries import Entries
-from necto_nb.har.repair import Repairer, check_base64, frame_date
+from necto_nb.har.repair import Repairer, check_base64
 from necto_nb.har.report import HarError, Report
 from necto_nb.har.source import load
 
@@ -244,7 +244,7 @@ def valid_view(raw: Any) -> model.Entry | None:
         view = _entry_decoder.decode(raw)
     except (msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         return None
-    return view if _texts_ok(view) and frame_date(view.startedDateTime) else None
+    return view if _texts_ok(view) else None
 
 
 def _texts_ok(view: model.Entry) -> bool:

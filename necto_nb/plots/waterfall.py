@@ -5,7 +5,7 @@ starting at its phase's `base`), one invisible point per request that carries th
 text, and one marker trace per status class. A trace per request makes plotly.js slow
 long before 10,000 requests. Bars are SVG elements, though, and plotly.js takes about
 0.1 ms to draw each: beyond `BARS_UP_TO` requests the phases are WebGL line segments
-(`go.Scattergl`) instead, still one trace per phase, drawn in about a second at 10,000.
+(`go.Scattergl`) instead, still one trace per phase (docs/benchmarks.md has the costs).
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def waterfall(
     legend: set[str] = set()
     height = int(min(1600, max(360, 160 + heights.sum() * 16)))
     lanes = int(sum(len(p.frame) for p in panels))
-    # SVG bars cost plotly.js about 0.1 ms each to draw: beyond BARS_UP_TO requests the
-    # phases are WebGL lines, about as thick as a lane (at least a pixel).
+    # Beyond BARS_UP_TO requests the phases are WebGL lines, about as thick as a lane (at
+    # least a pixel): SVG bars cost plotly.js about 0.1 ms each, on every redraw.
     line = None if lanes <= BARS_UP_TO else float(np.clip(0.8 * (height - 200) / lanes, 1, 8))
     for i, panel in enumerate(panels, start=1):
         axis = "" if i == 1 else str(i)

@@ -138,9 +138,12 @@ class Proxy:
 
     @property
     def state(self) -> str:
-        """'starting', 'running', 'paused' or 'stopped'."""
-        if self._state == "running" and self.recorder.paused:
-            return "paused"
+        """'starting', 'running', 'paused', 'stopped', or 'failed' (see `errors`)."""
+        if self._state == "running":
+            if self._thread is not None and not self._thread.is_alive():
+                return "failed"
+            if self.recorder.paused:
+                return "paused"
         return self._state
 
     @property
@@ -268,6 +271,8 @@ class Proxy:
                 raise failure or RuntimeError("mitmproxy did not open a listening socket")
             self.host, self.port = str(addrs[0][0]), int(addrs[0][1])
             self._started.set()
+            if self.recorder.stopping:  # stop() came while starting (an interrupted start)
+                master.shutdown()
             await run
         finally:
             waiting.cancel()
@@ -410,8 +415,6 @@ def start(
     try:
         proxy._start(timeout)
     except BaseException:
-        with _lock:
-            if _running is proxy:
-                _running = None
+        proxy.stop()  # e.g. interrupted while waiting: leave nothing running
         raise
     return proxy

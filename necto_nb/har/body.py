@@ -23,7 +23,10 @@ def side_file(folder: Path | None, name: str) -> Path:
     if folder is None:
         raise HarError(f"the body is in side file {name!r}, but the HAR was not read from a folder")
     root = folder.resolve()
-    path = (root / name).resolve()
+    try:
+        path = (root / name).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a name too long, a symlink loop, a NUL byte
+        raise HarError(f"side file {name[:200]!r} cannot be resolved ({exc})") from None
     if not path.is_relative_to(root):
         raise HarError(f"side file {name!r} points outside the HAR's folder; not read")
     return path
@@ -31,7 +34,7 @@ def side_file(folder: Path | None, name: str) -> Path:
 
 def response_body(entry: dict, folder: Path | None = None) -> bytes | None:
     content = (entry.get("response") or {}).get("content") or {}
-    if isinstance(content.get("_file"), str):
+    if content.get("_file") and isinstance(content["_file"], str):  # "" names no file
         path = side_file(folder, content["_file"])
         try:
             return path.read_bytes()

@@ -294,6 +294,8 @@ class _Checks:
     def _side_file(self, name: str, path: str) -> None:
         try:
             found = side_file(self.folder, name).is_file()
+        except OSError:  # not a name this file system can look up
+            found = False
         except HarError as exc:
             self.report.add("warning", path, str(exc), "body unavailable")
             return

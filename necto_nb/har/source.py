@@ -24,11 +24,18 @@ class Loaded:
 
 
 def _decompress(data: bytes, name: str) -> bytes:
+    """gzip, or zlib as mitmproxy writes .zhar, told by their first bytes (JSON never starts
+    so): the same for paths, bytes, file objects and URLs."""
     if data[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise HarError(f"{name}: gzip data is damaged ({exc})") from None
+    if data[:1] == b"\x78" and int.from_bytes(data[:2], "big") % 31 == 0:  # a zlib header
+        try:
+            return zlib.decompress(data)
+        except zlib.error as exc:
+            raise HarError(f"{name}: zlib data is damaged ({exc})") from None
     return data
 
 
@@ -61,8 +68,7 @@ def load(source: Any) -> Loaded:
             data = path.read_bytes()
         except OSError as exc:
             raise HarError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        data = _zhar(data, path) if path.suffix == ".zhar" else _decompress(data, str(path))
-        return Loaded(data, path.name, path.resolve().parent)
+        return Loaded(_decompress(data, str(path)), path.name, path.resolve().parent)
     if hasattr(source, "read"):
         data = source.read()
         if isinstance(data, str):
@@ -72,11 +78,4 @@ def load(source: Any) -> Loaded:
         return Loaded(_decompress(data, name), name, folder)
     raise HarError(f"cannot read a HAR from {type(source).__name__}: give a path, bytes, a file, a dict or a URL")
 
-
-def _zhar(data: bytes, path: Path) -> bytes:
-    """mitmproxy writes .zhar as zlib-compressed HAR JSON (savehar addon)."""
-    try:
-        return zlib.decompress(data)
-    except zlib.error:
-        return _decompress(data, str(path))  # some tools gzip instead
 

@@ -235,9 +235,10 @@ def _totals(long: pd.DataFrame, sides: dict[str, list]) -> dict[str, dict[str, l
     for side, run_list in sides.items():
         mine = values.setdefault(side, {})
         for run, (_, pages) in enumerate(run_list):
-            row = table.loc[(side, run)] if (side, run) in table.index else None
+            # A run without requests made none and spent no time; its bytes and span are unknown.
+            row = table.loc[(side, run)] if (side, run) in table.index else {"requests": 0.0, "time (sum)": 0.0}
             for name in table.columns:
-                mine.setdefault(name, []).append(float(row[name]) if row is not None else np.nan)
+                mine.setdefault(name, []).append(float(row.get(name, np.nan)))
             for i, page in enumerate(pages, start=1):
                 where = f" (page {i})" if len(pages) > 1 else ""
                 for name, value in (page.get("pageTimings") or {}).items():

@@ -34,13 +34,14 @@ IP = rf"^({IPV4}|{IPV6})$"
 CACHE_DATE = r"^\d{4}-?\d\d-?\d\dT?\d\d:?\d\d:?\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"
 
 # An entry's start, as the frame (datetime64[ns]) reads it: a real calendar date in the
-# years 1678-2261, upper-case T and Z, at most nanoseconds. In the pattern so that C checks
-# it; `repair.frame_date` says the same in Python (tests/core/test_model.py holds them equal).
-_YEAR = r"(1(6(7[89]|[89]\d)|[7-9]\d\d)|2([01]\d\d|2([0-5]\d|6[01])))"
-_MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31|02-29)"
+# years 1678-2261, ASCII digits (`\d` takes any Unicode digit), upper-case T and Z, at most
+# nanoseconds. In the pattern so that C checks it; `repair.frame_date` says the same in
+# Python (tests/core/test_model.py holds them equal).
+_YEAR = r"(1(6(7[89]|[89][0-9])|[7-9][0-9][0-9])|2([01][0-9][0-9]|2([0-5][0-9]|6[01])))"
+_MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31|02-29)"
 ENTRY_DATE_TIME = (
-    r"^(?!(1[789]|2[12])00-02-29)(?=\d\d(0[48]|[2468][048]|[13579][26]|00)-02-29|\d{4}-(?!02-29))"
-    rf"{_YEAR}-{_MONTH_DAY}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{{1,9}})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+    r"^(?!(1[789]|2[12])00-02-29)(?=[0-9][0-9](0[48]|[2468][048]|[13579][26]|00)-02-29|[0-9]{4}-(?!02-29))"
+    rf"{_YEAR}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,9}})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 
 DateTime = Annotated[str, Meta(pattern=DATE_TIME)]

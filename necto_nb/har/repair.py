@@ -26,7 +26,7 @@ _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*:)(//[^/?#]*)?(.*)$", re.S)
 _SAFE_AUTHORITY = "!$&'()*+,;=:@[]%-._~"
 _SAFE_REST = "!$&'()*+,;=:@/?#%-._~"
-_LONG_FRACTION = re.compile(r"\.[0-9]{10,}")
+_ENTRY_DATE = re.compile(model.ENTRY_DATE_TIME)
 #: datetime64[ns] spans 1677-09-21 to 2262-04-11: whole years inside that.
 FRAME_YEARS = (1678, 2261)
 
@@ -56,12 +56,8 @@ def calendar_date(value: str) -> datetime | None:
 
 
 def frame_date(value: str) -> bool:
-    """Whether the frame (pandas, datetime64[ns]) reads `value` as it is: a real date within
-    the years it holds, ASCII digits, upper-case 'T' and 'Z', at most nanoseconds."""
-    if not value.isascii() or value != value.upper() or _LONG_FRACTION.search(value):
-        return False
-    parsed = calendar_date(value)
-    return parsed is not None and FRAME_YEARS[0] <= parsed.year <= FRAME_YEARS[1]
+    """Whether the frame (pandas, datetime64[ns]) reads `value` as it is (`model.ENTRY_DATE_TIME`)."""
+    return bool(_ENTRY_DATE.match(value))
 
 
 def quote_uri(url: str) -> str:

@@ -88,6 +88,9 @@ class Session:
         if not encoded and not pages:
             return
         with self._lock:
+            renamed = self._add_pages(pages)
+            if renamed:
+                encoded = [_repoint(raw, renamed) for raw in encoded]
             start = len(self._entries)
             views, raws = [], []
             repairer = Repairer(self.report)
@@ -103,13 +106,29 @@ class Session:
                         continue
                     views.append(fixed[0])
                     raws.append(fixed[1])
-            known = {p.get("id") for p in self.pages}
-            self.pages.extend(p for p in pages if p.get("id") not in known)
             self._entries.append_raws(raws)
             if views:
                 self._frames.append(frame.build(views, start=start))
                 self._df = None
         self._notify()
+
+    def _add_pages(self, pages: list[dict]) -> dict[str, str]:
+        """Add `pages`; a page whose id another page already has gets a new id, returned as
+        {old: new} (two DevTools exports both call their first page "page_1")."""
+        known = {p.get("id"): p for p in self.pages}
+        renamed = {}
+        for page in pages:
+            pid = page.get("id")
+            if pid in known and known[pid] == page:
+                continue  # the same page again (a Session extended from its own export)
+            if pid in known:
+                n = 2
+                while f"{pid}~{n}" in known:
+                    n += 1
+                renamed[pid] = page["id"] = f"{pid}~{n}"
+            known[page.get("id")] = page
+            self.pages.append(page)
+        return renamed
 
     def clear(self) -> None:
         with self._lock:
@@ -227,6 +246,15 @@ class Session:
         import html
 
         return f"<p>{html.escape(repr(self))}</p>" + self.df.head(20)._repr_html_()
+
+
+def _repoint(raw: Any, renamed: dict[str, str]) -> Any:
+    """Entry bytes with its pageref changed to a page's new id."""
+    entry = msgspec.json.decode(raw)
+    if isinstance(entry, dict) and entry.get("pageref") in renamed:
+        entry["pageref"] = renamed[entry["pageref"]]
+        return msgspec.json.encode(entry)
+    return raw
 
 
 def concat(sessions: Sequence[Session], name: str | None = None) -> Session:

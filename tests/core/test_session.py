@@ -111,3 +111,16 @@ def test_repr():
     s = nn.read_har(har(entry()), name="x")
     assert repr(s) == "<Session 'x': 1 entries, 0 pages from test 1>"
     assert "<table" in s._repr_html_()
+
+
+def test_pages_with_the_same_id_from_two_files_stay_apart():
+    page = {"id": "page_1", "title": "a", "startedDateTime": "2026-11-01T10:00:00.000Z", "pageTimings": {"onLoad": 10}}
+    other = dict(page, title="b", pageTimings={"onLoad": 20})
+    a = nn.Session("a", [entry(pageref="page_1")], pages=[page])
+    b = nn.Session("b", [entry(pageref="page_1"), entry(pageref="page_1")], pages=[other])
+    both = a + b
+    assert [p["id"] for p in both.pages] == ["page_1", "page_1~2"]
+    assert both.df["page"].tolist() == ["page_1", "page_1~2", "page_1~2"]
+    assert [p["title"] for p in both.to_har(rows=[1])["log"]["pages"]] == ["b"]
+    again = both + nn.Session("c", [entry(pageref="page_1")], pages=[page])  # the same page: no copy
+    assert len(again.pages) == 2 and again.df["page"].iloc[-1] == "page_1"

@@ -7,7 +7,6 @@ default; JSON bodies are compared value by value and each change is named by its
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -171,11 +170,8 @@ def _short(text: str) -> str:
 def _show(value: Any) -> str:
     try:
         return _short(orjson.dumps(value).decode())
-    except TypeError:  # orjson writes 255 levels of nesting at most; parsing allows 1024
-        try:
-            return _short(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-        except RecursionError:
-            return "<JSON nested too deeply to show>"
+    except TypeError:  # orjson writes 255 levels of nesting at most (it reads 1024)
+        return "<JSON nested more than 255 levels deep>"
 
 
 def json_changes(a: Any, b: Any) -> list[tuple[str, str, str | None, str | None]]:

@@ -10,12 +10,10 @@ processes hurts all of them alike. Every contender starts from the path on disk.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import orjson
@@ -25,21 +23,12 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
+from report import best, table, write_docs  # noqa: E402
 
 import necto_nb as nn  # noqa: E402
 from necto_nb.frame import COLUMNS  # noqa: E402
 
 SECTION = "## Import and export"
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def haralyzer_frame(path: Path):
@@ -94,30 +83,30 @@ def run(entries: int, repeat: int, peers: bool) -> list[tuple[str, str, str]]:
     size = path.stat().st_size
     rows: list[tuple[str, str, str]] = []
 
-    ours = best(lambda: nn.read_har(path, progress=False).df, repeat)
-    loads = best(lambda: orjson.loads(path.read_bytes()), repeat)
+    ours, loads = best(lambda: nn.read_har(path, progress=False).df, lambda: orjson.loads(path.read_bytes()),
+                       repeat=repeat)
     rows.append(("`read_har(path).df`", f"{ours:.2f} s", f"{len(COLUMNS)} columns, report, lossless entries"))
     rows.append(("`orjson.loads(path.read_bytes())`", f"{loads:.2f} s", f"**{loads / ours:.1f}x** slower than ours (target ≥ 3x)"))
     if peers:
-        haralyzer = best(lambda: haralyzer_frame(path), 1)
+        (haralyzer,) = best(lambda: haralyzer_frame(path), repeat=1)
         rows.append(("haralyzer objects gathered into a frame", f"{haralyzer:.2f} s",
                      f"**{haralyzer / ours:.1f}x** slower than ours (target ≥ 20x)"))
-        normalize = best(lambda: json_normalize_frame(path), 1)
+        (normalize,) = best(lambda: json_normalize_frame(path), repeat=1)
         rows.append(("`pandas.json_normalize` of the entries", f"{normalize:.2f} s", f"{normalize / ours:.1f}x slower"))
 
     session = nn.read_har(path, progress=False)
     document = orjson.loads(path.read_bytes())
     out_ours, out_peer = folder / "ours.har", folder / "peer.har"
-    write = best(lambda: session.to_har(out_ours), repeat)
-    dumps = best(lambda: out_peer.write_bytes(orjson.dumps(document)), repeat)
+    write, dumps = best(lambda: session.to_har(out_ours), lambda: out_peer.write_bytes(orjson.dumps(document)),
+                        repeat=repeat)
     rows.append(("`session.to_har(path)`", f"{write:.2f} s", "atomic, fsynced"))
     rows.append(("`orjson.dumps` + write", f"{dumps:.2f} s", f"ours takes **{write / dumps:.2f}x** its time (target ≤ 1.0)"))
-    redacted = best(lambda: session.to_har(out_ours, redact=True, progress=False), 1)
+    (redacted,) = best(lambda: session.to_har(out_ours, redact=True, progress=False), repeat=1)
     rows.append(("`session.to_har(path, redact=True)`", f"{redacted:.2f} s", "decodes, redacts and re-encodes every entry"))
     subset = session.df.index[session.df.status >= 400]
-    rows.append(("`session.to_har(path, rows=errors)`", f"{best(lambda: session.to_har(out_ours, rows=subset), repeat):.3f} s",
+    (subset_time,) = best(lambda: session.to_har(out_ours, rows=subset), repeat=repeat)
+    rows.append(("`session.to_har(path, rows=errors)`", f"{subset_time:.3f} s",
                  f"{len(subset)} of {len(session)} entries"))
-    del session, document
 
     growth = resident_growth(path)
     rows.append(("resident memory after import", f"{growth / 1e6:.0f} MB",
@@ -127,22 +116,6 @@ def run(entries: int, repeat: int, peers: bool) -> list[tuple[str, str, str]]:
     folder.rmdir()
     rows.insert(0, ("file", f"{size / 1e6:.0f} MB", f"{entries:,} entries from `bench/generate.py`"))
     return rows
-
-
-def table(rows) -> str:
-    lines = ["| step | measured | compared |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return "\n".join(lines)
-
-
-def write_docs(text: str) -> None:
-    docs = HERE.parent / "docs" / "benchmarks.md"
-    content = docs.read_text()
-    start = content.index(SECTION)
-    end = content.find("\n## ", start + len(SECTION))
-    end = len(content) if end == -1 else end
-    heading = content[start:content.index("\n", start)]
-    docs.write_text(content[:start] + heading + "\n\n" + text + "\n" + content[end:])
 
 
 def main() -> None:
@@ -160,7 +133,7 @@ def main() -> None:
     )
     print(text)
     if args.write_docs:
-        write_docs(text)
+        write_docs(SECTION, text)
 
 
 if __name__ == "__main__":

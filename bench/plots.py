@@ -13,10 +13,8 @@ taken in turn with the peer's.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -29,6 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
+from report import best, table, write_docs  # noqa: E402
 
 import necto_nb as nn  # noqa: E402
 from necto_nb.frame import PHASES  # noqa: E402
@@ -37,19 +36,6 @@ from necto_nb.plots.waterfall import BARS_UP_TO  # noqa: E402
 SECTION = "## Waterfall and comparison"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def best(*fns, repeat: int) -> list[float]:
-    """Best time of each function, running them in turn, so load from other processes hurts
-    all of them alike."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, mine in zip(fns, times):
-            gc.collect()
-            start = time.perf_counter()
-            fn()
-            mine.append(time.perf_counter() - start)
-    return [min(t) for t in times]
 
 
 def timeline_input(df: pd.DataFrame) -> pd.DataFrame:
@@ -181,22 +167,6 @@ def run(requests: int, repeat: int) -> list[tuple[str, str, str]]:
     return rows
 
 
-def table(rows) -> str:
-    lines = ["| step | measured | compared |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return "\n".join(lines)
-
-
-def write_docs(text: str) -> None:
-    docs = HERE.parent / "docs" / "benchmarks.md"
-    content = docs.read_text()
-    start = content.index(SECTION)
-    end = content.find("\n## ", start + len(SECTION))
-    end = len(content) if end == -1 else end
-    heading = content[start:content.index("\n", start)]
-    docs.write_text(content[:start] + heading + "\n\n" + text + "\n" + content[end:])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=10_000)
@@ -216,7 +186,7 @@ def main() -> None:
     )
     print(text)
     if args.write_docs:
-        write_docs(text)
+        write_docs(SECTION, text)
 
 
 if __name__ == "__main__":

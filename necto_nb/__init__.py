@@ -10,9 +10,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from necto_nb import frame
 from necto_nb.har.redact import Redactor
 from necto_nb.har.report import HarError, Issue, Report
-from necto_nb import frame
 from necto_nb.session import Session, concat, read_har
 from necto_nb.urlscan import UrlscanError, read_urlscan
 
@@ -23,6 +23,7 @@ __all__ = [
     "Report",
     "Session",
     "concat",
+    "frame",
     "read_har",
     "read_urlscan",
     "UrlscanError",

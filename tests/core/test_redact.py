@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import necto_nb as nn
 from tests.core.har_factory import entry, har
 

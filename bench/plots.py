@@ -167,12 +167,43 @@ def run(requests: int, repeat: int) -> list[tuple[str, str, str]]:
     return rows
 
 
+def screenshot(path: Path) -> None:
+    """The README's picture: two captured runs of the demo page, the second with /slow slowed."""
+    from playwright.sync_api import sync_playwright
+
+    runs = []
+    with nn.demo.serve() as site:
+        for name, extra in (("baseline", 0), ("candidate: /slow +250 ms", 250)):
+            site.slow_ms = extra
+            session = nn.Session(name)
+            with session.capture(port=0) as proxy:
+                nn.demo.visit(site.url, proxy=proxy.url)
+            runs.append(session)
+    figure = nn.waterfall(runs)
+    figure.update_layout(width=1100, height=620)
+    with tempfile.TemporaryDirectory() as folder:
+        page_file = Path(folder) / "waterfall.html"
+        figure.write_html(page_file, include_plotlyjs=True, full_html=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1120, "height": 640})
+            page.goto(page_file.as_uri())
+            page.wait_for_selector(".main-svg")
+            page.screenshot(path=str(path))
+            browser.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--screenshot", type=Path, default=None, help="only write the README's waterfall picture here")
     args = parser.parse_args()
+    if args.screenshot:
+        screenshot(args.screenshot)
+        print(f"screenshot: {args.screenshot} ({args.screenshot.stat().st_size / 1000:.0f} kB)")
+        return
     rows = run(args.requests, args.repeat)
     text = table(rows) + (
         f"\n\nPython {sys.version.split()[0]}, plotly {__import__('plotly').__version__}; builds: best of "

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import gzip
+import hashlib
 import os
+import socket
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,11 +78,17 @@ def _drop_bodies(entry: dict, keep_text: bool) -> None:
 
 
 def atomic_write(path: Path, data: bytes) -> Path:
-    """Write `data` (gzip for .gz) so that `path` is either the old file or the whole new one."""
+    """Write `data` (gzip for .gz) so that `path` is either the old file or the whole new one.
+
+    The temporary file beside it is named after this host and process: a writer killed
+    outright (SIGKILL, the OOM killer) cannot remove its own, so the next export to `path`
+    removes those whose process is gone.
+    """
     if path.suffix == ".gz":
         data = gzip.compress(data, compresslevel=6)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    _remove_stale_temporaries(folder, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -90,3 +99,25 @@ def atomic_write(path: Path, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # a folder may be shared between hosts
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    if os.name != "posix":  # os.kill(pid, 0) probes a process on POSIX only (on Windows it kills it)
+        return
+    for tmp in folder.glob(f".{glob.escape(name)}.{_HOST}-*.tmp"):
+        pid = tmp.name[len(name) + len(_HOST) + 3:].partition(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -136,10 +136,16 @@ def build(entries: Sequence[Entry], start: int = 0) -> pd.DataFrame:
 
 
 def concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Frames of consecutive entry ranges as one; categoricals stay categorical."""
+    """Frames of consecutive entry ranges as one; categoricals stay categorical.
+
+    New categories are appended after the old ones, so the first (large) frame's codes
+    stay as they are: appending a batch to a long capture costs a copy, not a re-encode.
+    """
     frames = [f for f in frames if len(f)] or [empty()]
     if len(frames) == 1:
         return frames[0]
     categorical = [n for n, (dtype, _) in COLUMNS.items() if dtype == "category"]
-    joined = pd.concat([f.astype({c: "object" for c in categorical}) for f in frames])
-    return joined.astype({c: "category" for c in categorical})
+    union = {c: pd.Index(pd.unique(np.concatenate([f[c].cat.categories.to_numpy(object) for f in frames])))
+             for c in categorical}
+    aligned = [f.assign(**{c: f[c].cat.set_categories(union[c]) for c in categorical}) for f in frames]
+    return pd.concat(aligned)

@@ -48,6 +48,8 @@ class Session:
         self._selected: list[int] = []
         self._pages_absent = False
         self._observers: list[Callable[[Session], None]] = []
+        #: what observers raised (a grid, a live view): collected here, never raised into `extend`
+        self.observer_errors: list[str] = []
         self._lock = threading.RLock()
         self.extend(entries, pages)
 
@@ -182,8 +184,12 @@ class Session:
         return lambda: self._observers.remove(callback) if callback in self._observers else None
 
     def _notify(self) -> None:
+        # An observer's failure must not undo or hide the change it was told about.
         for callback in list(self._observers):
-            callback(self)
+            try:
+                callback(self)
+            except Exception as exc:  # noqa: BLE001 - kept for the user, never raised into a capture
+                self.observer_errors.append(f"{getattr(callback, '__qualname__', callback)!s}: {exc!r}")
 
     # -- bodies ------------------------------------------------------------------------
 

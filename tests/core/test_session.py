@@ -124,3 +124,24 @@ def test_pages_with_the_same_id_from_two_files_stay_apart():
     assert [p["title"] for p in both.to_har(rows=[1])["log"]["pages"]] == ["b"]
     again = both + nn.Session("c", [entry(pageref="page_1")], pages=[page])  # the same page: no copy
     assert len(again.pages) == 2 and again.df["page"].iloc[-1] == "page_1"
+
+
+def test_a_failing_observer_neither_undoes_nor_hides_the_change():
+    s = nn.Session()
+
+    def broken(session):
+        raise RuntimeError("widget gone")
+
+    s.observe(broken)
+    s.extend([entry()])
+    assert len(s) == 1 and len(s.df) == 1
+    assert s.observer_errors and "widget gone" in s.observer_errors[0]
+
+
+def test_appending_keeps_categories_and_codes():
+    s = nn.Session(entries=[entry(url="https://a.example/")])
+    s.df
+    s.extend([entry(url="https://b.example/")])
+    df = s.df
+    assert df["host"].dtype == "category" and df["host"].tolist() == ["a.example", "b.example"]
+    assert list(df["host"].cat.categories) == ["a.example", "b.example"]

@@ -184,9 +184,10 @@ class Recorder:
     def close(self) -> None:
         """After the proxy's loop has ended: record flows still in flight, then drain."""
         for flow in self._live.values():
-            if flow.error is None and (flow.response is None or flow.websocket is not None):
-                if flow.websocket is None or flow.websocket.timestamp_end is None:
-                    flow.error = Error(STOPPED)
+            # Still live: no response hook yet, so even a flow whose response headers came is
+            # unfinished (its body was cut); a WebSocket is unfinished until it ended.
+            if flow.error is None and (flow.websocket is None or flow.websocket.timestamp_end is None):
+                flow.error = Error(STOPPED)
             self._hand_over(flow)
         self._live.clear()
         self._closing = True

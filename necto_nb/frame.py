@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from operator import attrgetter
 
 import msgspec
 import numpy as np
@@ -69,6 +70,9 @@ def _resource_type(declared: object, mime: str) -> str:
     return "other"
 
 
+_phases = attrgetter(*PHASES)  # one call per entry for all seven phases
+
+
 def _error(value: object) -> str | None:
     """Tools write errors as text, or as objects (capture-har: {message, code})."""
     if not value:
@@ -125,7 +129,7 @@ def build(entries: Sequence[Entry], start: int = 0) -> pd.DataFrame:
         "response_size": _ms([c.size for c in content]),
         "transfer_size": np.where(np.isnan(declared_transfer), wire, declared_transfer),
         "time": _ms([e.time for e in entries]),
-        **{phase: _ms([getattr(t, phase) for t in timings]) for phase in PHASES},
+        **dict(zip(PHASES, _ms([_phases(t) for t in timings]).reshape(-1, len(PHASES)).T)),
         "server_ip": [e.serverIPAddress or None for e in entries],
         "page": [e.pageref or None for e in entries],
         "error": errors,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,13 @@ def haralyzer_frame(path: Path):
                 **{k: t.get(k) for k in ("blocked", "dns", "connect", "ssl", "send", "wait", "receive")},
             })
     return pd.DataFrame(rows)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def json_normalize_frame(path: Path):
@@ -97,10 +105,11 @@ def run(entries: int, repeat: int, peers: bool) -> list[tuple[str, str, str]]:
     session = nn.read_har(path, progress=False)
     document = orjson.loads(path.read_bytes())
     out_ours, out_peer = folder / "ours.har", folder / "peer.har"
-    write, dumps = best(lambda: session.to_har(out_ours), lambda: out_peer.write_bytes(orjson.dumps(document)),
-                        repeat=repeat)
-    rows.append(("`session.to_har(path)`", f"{write:.2f} s", "atomic, fsynced"))
+    write, dumps, synced = best(lambda: session.to_har(out_ours), lambda: out_peer.write_bytes(orjson.dumps(document)),
+                                lambda: write_synced(out_peer, orjson.dumps(document)), repeat=repeat)
+    rows.append(("`session.to_har(path)`", f"{write:.2f} s", "atomic: a temporary file, fsync, rename"))
     rows.append(("`orjson.dumps` + write", f"{dumps:.2f} s", f"ours takes **{write / dumps:.2f}x** its time (target ≤ 1.0)"))
+    rows.append(("`orjson.dumps` + write + fsync", f"{synced:.2f} s", f"like for like: ours takes **{write / synced:.2f}x** its time"))
     (redacted,) = best(lambda: session.to_har(out_ours, redact=True, progress=False), repeat=1)
     rows.append(("`session.to_har(path, redact=True)`", f"{redacted:.2f} s", "decodes, redacts and re-encodes every entry"))
     subset = session.df.index[session.df.status >= 400]
@@ -129,7 +138,16 @@ def main() -> None:
     text = table(rows) + (
         f"\n\nPython {sys.version.split()[0]}, best of {args.repeat} (peers: one run), measured on a "
         "shared 2-core machine. `read_har` pauses the cyclic garbage collector while it decodes "
-        "(the typed views hold no cycles); `orjson.loads` is timed as users call it."
+        "(the typed views hold no cycles); `orjson.loads` is timed as users call it.\n\n"
+        "**Targets not met: 3x `orjson.loads` and 20x haralyzer.** `read_har` checks every entry against "
+        "HAR 1.2 down to each header, cookie and query pair (that is what lets it report every repair and "
+        "write schema-valid files), keeps each entry's bytes for lossless export, and builds 25 typed "
+        "columns; a profile gives about two thirds of its time to msgspec decoding the typed views and "
+        "freeing them, chunk by chunk so memory stays near the file's size. Decoding headers, cookies and "
+        "query strings unchecked (as raw JSON) measured about 2x `orjson.loads` instead of 1.6x: even "
+        "dropping that validation would not reach 3x here; a frame-only decode with lazy validation would, "
+        "at the cost of an import report that is not complete when `read_har` returns. The export is "
+        "atomic (temporary file, fsync, rename); against `orjson.dumps` with the same fsync it is on par."
     )
     print(text)
     if args.write_docs:

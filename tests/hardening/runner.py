@@ -174,6 +174,7 @@ class _Worker:
         self.since = time.monotonic()
         self.buffer = b""
         self.done = 0
+        self.peak = 0  # the worker's high-water mark of RSS so far
 
     def kill(self) -> None:
         self.proc.kill()
@@ -227,7 +228,7 @@ def run(seed: int, count: int, *, workers: int = 2, corpus: Path | None = CORPUS
                 rss = w.ps.memory_info().rss
             except psutil.NoSuchProcess:
                 continue
-            if rss > result.peak_rss:
+            if rss > result.peak_rss and w.current is not None:
                 result.peak_rss, result.peak_case = rss, w.current
             if w.current is None:
                 continue
@@ -255,8 +256,9 @@ def _handle(message: dict, w: _Worker, result: Result, warmup: int) -> None:
         w.done += 1
         result.outcomes[message["outcome"]] += 1
         result.slowest_ms = max(result.slowest_ms, message["ms"])
-        if message["peak"] > result.peak_rss:
+        if message["peak"] > max(result.peak_rss, w.peak):  # this case raised its worker's high-water mark
             result.peak_rss, result.peak_case = message["peak"], message["done"]
+        w.peak = max(w.peak, message["peak"])
         if w.done == warmup or message["done"] == w.pending[-1]:
             result.settled_rss.append(message["rss"])
 

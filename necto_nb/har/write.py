@@ -90,6 +90,8 @@ def atomic_write(path: Path, data: bytes) -> Path:
     _remove_stale_temporaries(folder, path.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes the file 0600: give it the mode the file had, or an ordinary file's.
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()

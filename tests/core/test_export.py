@@ -107,3 +107,13 @@ def test_exports_are_valid_har(session, har_schema):
 def test_an_empty_session_exports(har_schema):
     doc = nn.Session("empty").to_har()
     assert doc["log"]["entries"] == [] and list(har_schema.iter_errors(doc)) == []
+
+
+def test_an_export_gets_an_ordinary_files_mode_or_keeps_the_one_it_replaces(session, tmp_path):
+    fresh = session.to_har(tmp_path / "fresh.har")
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    kept = tmp_path / "kept.har"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    session.to_har(kept)
+    assert kept.stat().st_mode & 0o777 == 0o640

@@ -28,13 +28,13 @@ def read(source) -> nn.Session | None:
     return session
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=200))
 def test_any_bytes(data):
     read(data)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(json_values)
 def test_any_json(value):
     read(json.dumps(value).encode())
@@ -43,7 +43,7 @@ def test_any_json(value):
 FIELDS = ["startedDateTime", "time", "request", "response", "cache", "timings", "pageref", "serverIPAddress"]
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=4), st.sampled_from(["request", "response", "timings"]),
        st.dictionaries(st.text(max_size=12), json_values, max_size=3))
 def test_entries_with_fields_replaced_by_anything(top, part, inner):

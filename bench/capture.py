@@ -300,8 +300,8 @@ def _report(workload: str, runs: dict[str, list[dict]]) -> None:
     best = {name: max(rs, key=lambda r: r["rps"]) for name, rs in runs.items()}
     peers = [r["rps"] for r in runs["mitmdump"]]
     print(f"\nworkload {workload}")
-    print(f"| proxy | req/s best (all runs) | vs mitmdump, same round (median) | p50 / p99 ms | lost flows | wrk errors | "
-          f"trivial cell idle / under load ms (median, p95) | len(s.df) under load ms (median, p95) |")
+    print("| proxy | req/s best (all runs) | vs mitmdump, same round (median) | p50 / p99 ms | lost flows | wrk errors | "
+          "trivial cell idle / under load ms (median, p95) | len(s.df) under load ms (median, p95) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, rs in runs.items():
         b = best[name]

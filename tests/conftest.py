@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "har-corpus"
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "har-corpus"
 
 
 def corpus_files(pattern: str = "*.har") -> list[Path]:
@@ -32,3 +37,24 @@ def har_schema(corpus):
     resources = [(p.name, Resource(json.loads(p.read_text()), DRAFT6)) for p in folder.glob("*.json")]
     root = json.loads((folder / "har.json").read_text())
     return Draft6Validator(root, registry=Registry().with_resources(resources), format_checker=FormatChecker())
+
+
+@contextmanager
+def server_process(module: str, *args: str) -> Iterator[dict]:
+    """`python -m module args` as test servers in their own process: they print one JSON
+    line (their ports) when listening and stop when their standard input closes."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        pytest.fail(f"the test servers of {module} did not start")
+    try:
+        yield json.loads(line)
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import necto_nb as nn
+from tests.conftest import server_process
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -59,23 +56,11 @@ class Upstream:
 def upstream(tls_files):
     """tests/capture/upstream.py in its own process: HTTP, HTTPS, WS and WSS on loopback."""
     cert, key = tls_files
-    proc = subprocess.Popen([sys.executable, "-m", "tests.capture.upstream", str(cert), str(key)],
-                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        pytest.fail("the upstream test servers did not start")
-    ports = json.loads(line)
-    yield Upstream(
-        http=f"http://127.0.0.1:{ports['http']}", https=f"https://127.0.0.1:{ports['https']}",
-        ws=f"ws://127.0.0.1:{ports['ws']}", wss=f"wss://127.0.0.1:{ports['wss']}", cert=cert,
-    )
-    proc.stdin.close()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with server_process("tests.capture.upstream", str(cert), str(key)) as ports:
+        yield Upstream(
+            http=f"http://127.0.0.1:{ports['http']}", https=f"https://127.0.0.1:{ports['https']}",
+            ws=f"ws://127.0.0.1:{ports['ws']}", wss=f"wss://127.0.0.1:{ports['wss']}", cert=cert,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb.capture.recorder import STOPPED
+from tests.conftest import server_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.proxy]
 
@@ -36,19 +37,8 @@ MB = 1 << 20
 
 @pytest.fixture(scope="module")
 def servers() -> dict[str, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.hardening.load", "servers"], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        pytest.fail("the load test servers did not start")
-    yield json.loads(line)
-    proc.stdin.close()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with server_process("tests.hardening.load", "servers") as ports:
+        yield ports
 
 
 @pytest.fixture(scope="module")

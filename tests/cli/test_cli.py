@@ -424,3 +424,11 @@ def test_diff_errors(script, pair, corpus):
     unreadable = run(script, "diff", str(pair[0]), str(corpus / BROKEN))
     assert unreadable.returncode == 2
     assert f"cannot read {corpus / BROKEN}" in unreadable.stderr.decode()
+
+
+def test_python_dash_m_runs_the_same_command(corpus):
+    """The README's first command uses `python3 -m necto_nb`: no PATH or shim needed."""
+    result = subprocess.run([sys.executable, "-m", "necto_nb", "validate", str(corpus / VALID)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert VALID in result.stdout

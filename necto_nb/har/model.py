@@ -85,7 +85,7 @@ class Content(Struct, gc=False):
     mimeType: str
     compression: Int = 0
     encoding: str = ""
-    # Raw: a view into the file, not a copy of the body (`read.body_text_ok` checks it).
+    # Raw: a view into the file, not a copy of the body (`read._texts_ok` checks it is a string).
     text: Raw = Raw(b"")
     file: str = field(default="", name="_file")  # Playwright: body in a side file
 

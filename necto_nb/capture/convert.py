@@ -304,12 +304,7 @@ def _post_data(request: http.Request, head: _Head, max_body: int | None) -> dict
             post["_error"] = str(e)
     if not data:
         return post
-    text, enc, truncated = body_text(data, max_body)
-    post["text"] = text
-    if enc:
-        post["encoding"] = enc
-    if truncated:
-        post["_truncated"] = True
+    text, enc, truncated = _put_body(post, data, max_body)
     if enc is None and not truncated and mime.lower().startswith("application/x-www-form-urlencoded"):
         post["params"] = [{"name": k, "value": v} for k, v in parse_qsl(text, keep_blank_values=True)]
     return post
@@ -331,13 +326,19 @@ def _content(response: http.Response, head: _Head, max_body: int | None) -> tupl
     content["size"] = len(data)
     content["compression"] = len(data) - len(raw)
     if data:
-        text, enc, truncated = body_text(data, max_body)
-        content["text"] = text
-        if enc:
-            content["encoding"] = enc
-        if truncated:
-            content["_truncated"] = True
+        _put_body(content, data, max_body)
     return content, len(raw)
+
+
+def _put_body(target: dict[str, Any], data: bytes, max_body: int | None) -> tuple[str, str | None, bool]:
+    """`data` into a HAR postData or content: text, base64 `encoding`, `_truncated` mark."""
+    text, enc, truncated = body_text(data, max_body)
+    target["text"] = text
+    if enc:
+        target["encoding"] = enc
+    if truncated:
+        target["_truncated"] = True
+    return text, enc, truncated
 
 
 def _failed_response(error: str | None) -> dict[str, Any]:

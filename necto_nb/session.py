@@ -212,9 +212,11 @@ class Session:
         """
         with self._lock:
             positions = None if rows is None else self._positions(rows)
-            chosen = self.df if positions is None else self.df.loc[positions]
-            refs = set(chosen["page"].dropna())
-            pages = self.pages if positions is None else [p for p in self.pages if p.get("id") in refs]
+            if positions is None:
+                pages = self.pages
+            else:
+                refs = set(self.df["page"].iloc[positions].dropna())
+                pages = [p for p in self.pages if p.get("id") in refs]
             log = {k: v for k, v in self.log.items() if k != "_invalidEntries" or positions is None}
             if self._pages_absent and not pages:
                 pages = None  # the source had no pages key: write none back

@@ -15,7 +15,7 @@ from pandas.api.types import is_bool_dtype
 from necto_nb import frame
 from necto_nb.har import body, write
 from necto_nb.har.entries import Entries, decode
-from necto_nb.har.read import parse, paused_gc, repair_entry, valid_view
+from necto_nb.har.read import Rest, frame_view, parse, paused_gc, repair_entry, valid_view
 from necto_nb.har.repair import Repairer
 from necto_nb.har.report import HarError, Report
 
@@ -40,9 +40,10 @@ class Session:
         self.log: dict = {"version": "1.2", "creator": {"name": "necto_nb", "version": _version()}}
         self.log.update(log or {})
         self.pages: list[dict] = []
-        self.report = Report()
         self.folder: Path | None = None
+        self._report = Report()
         self._entries = Entries()
+        self._rest: Rest | None = None  # the import's check of what the frame does not read, until run
         self._frames: list[pd.DataFrame] = []
         self._df: pd.DataFrame | None = None
         self._selected: list[int] = []
@@ -55,14 +56,22 @@ class Session:
 
     @classmethod
     def _read(cls, source: Any, name: str | None, strict: bool, progress: bool | None) -> Session:
-        frames: list[pd.DataFrame] = []
-        parsed = parse(source, lambda views, start: frames.append(frame.build(views, start)), strict=strict, name=name,
-                       progress=progress)
+        builder = frame.Builder()
+        parsed = parse(source, builder.add, strict=strict, name=name, progress=progress)
         session = cls(parsed.name)
-        session.log, session.pages, session.report = parsed.log, parsed.pages, parsed.report
+        session.log, session.pages, session._report = parsed.log, parsed.pages, parsed.report
         session.folder, session._pages_absent = parsed.folder, parsed.pages_absent
-        session._entries, session._frames = parsed.entries, frames
+        session._entries, session._frames = parsed.entries, [builder.frame()]
+        session._rest = None if strict else parsed.rest  # strict: checked already
         return session
+
+    def _check_rest(self) -> None:
+        """Finish the import: check (and repair) each entry's fields that the frame does not read."""
+        with self._lock:
+            if self._rest is not None:
+                with paused_gc():
+                    self._rest.check()
+                self._rest = None
 
     # -- contents ----------------------------------------------------------------------
 
@@ -72,7 +81,18 @@ class Session:
     @property
     def entries(self) -> Entries:
         """The entries as HAR dicts, decoded on demand (each access gives a fresh dict)."""
+        self._check_rest()
         return self._entries
+
+    @property
+    def report(self) -> Report:
+        """What the import repaired or doubts, with JSON paths, and what `extend` repaired since.
+
+        `read_har` returns once the fields the frame reads are checked; the first look at
+        the report (or the entries, or an export) checks the rest of every entry.
+        """
+        self._check_rest()
+        return self._report
 
     @property
     def df(self) -> pd.DataFrame:
@@ -94,23 +114,20 @@ class Session:
             if renamed:
                 encoded = [_repoint(raw, renamed) for raw in encoded]
             start = len(self._entries)
-            views, raws = [], []
-            repairer = Repairer(self.report)
+            raws = []
+            repairer = Repairer(self._report)
             for i, raw in enumerate(encoded, start):
-                view = valid_view(raw)  # checked as on import: an odd date or body would break the frame
-                if view is not None:
-                    views.append(view)
+                if valid_view(raw) is not None:  # checked whole, as on import
                     raws.append(raw)
-                else:
-                    fixed = repair_entry(raw, f"log.entries[{i}]", repairer)
-                    if fixed is None:
-                        self.log.setdefault("_invalidEntries", []).append(msgspec.json.decode(raw))
-                        continue
-                    views.append(fixed[0])
-                    raws.append(fixed[1])
+                    continue
+                fixed = repair_entry(raw, f"log.entries[{i}]", repairer)
+                if fixed is None:
+                    self.log.setdefault("_invalidEntries", []).append(msgspec.json.decode(raw))
+                    continue
+                raws.append(fixed[1])
             self._entries.append_raws(raws)
-            if views:
-                self._frames.append(frame.build(views, start=start))
+            if raws:
+                self._frames.append(frame.build(list(map(frame_view, raws)), start=start))
                 self._df = None
         self._notify()
 
@@ -134,7 +151,7 @@ class Session:
 
     def clear(self) -> None:
         with self._lock:
-            self._entries = Entries()
+            self._entries, self._rest = Entries(), None
             self._frames, self._df = [], None
             self.pages, self._selected = [], []
         self._notify()
@@ -195,10 +212,10 @@ class Session:
 
     def response_body(self, i: int) -> bytes | None:
         """Entry `i`'s response body, decoded (base64, side file); None if not recorded."""
-        return body.response_body(self._entries[i], self.folder)
+        return body.response_body(self.entries[i], self.folder)
 
     def request_body(self, i: int) -> bytes | None:
-        return body.request_body(self._entries[i])
+        return body.request_body(self.entries[i])
 
     # -- export ------------------------------------------------------------------------
 
@@ -211,6 +228,7 @@ class Session:
         Only the pages the exported entries refer to are written.
         """
         with self._lock:
+            self._check_rest()
             positions = None if rows is None else self._positions(rows)
             if positions is None:
                 pages = self.pages
@@ -221,10 +239,10 @@ class Session:
             if self._pages_absent and not pages:
                 pages = None  # the source had no pages key: write none back
             document = write.Document(log, pages, self._entries, positions)
-        data = document.encode(redact=redact, bodies=bodies, progress=progress)
+        pieces = document.pieces(redact=redact, bodies=bodies, progress=progress)
         if path is None:
-            return decode(data)
-        return write.atomic_write(Path(path), data)
+            return decode(b"".join(pieces))
+        return write.atomic_write(Path(path), pieces)
 
     # -- doors to the heavier parts (imported only when used) --------------------------
 

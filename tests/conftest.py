@@ -15,6 +15,19 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "har-corpus"
 
 
+def assert_frame_matches_entries(session) -> None:
+    """The frame read at import is the frame of the entries once all their fields are checked
+    (and repaired): checking the rest of each entry never changes what the frame shows."""
+    import pandas as pd
+
+    from necto_nb import frame
+    from necto_nb.har.read import frame_view
+
+    shown = session.df.copy()
+    checked = [frame_view(session.entries.raw(i)) for i in range(len(session))]
+    pd.testing.assert_frame_equal(frame.build(checked), shown)
+
+
 def corpus_files(pattern: str = "*.har") -> list[Path]:
     return sorted(CORPUS.glob(pattern)) if CORPUS.is_dir() else []
 

@@ -26,12 +26,11 @@ class Entries(Sequence[dict]):
     """A sequence of HAR entry dicts backed by each entry's JSON bytes.
 
     Raw slices share the imported buffer, so the entries cost about the file's size, and
-    an unchanged import is written back as the very array it was read from.
+    an entry nobody changed is written back as the bytes it came as.
     """
 
-    def __init__(self, raws: list | None = None, *, array: Any = None) -> None:
+    def __init__(self, raws: list | None = None) -> None:
         self._raws = raws if raws is not None else []
-        self._array = array  # the source's JSON array, while it still matches _raws
 
     def __len__(self) -> int:
         return len(self._raws)
@@ -54,14 +53,14 @@ class Entries(Sequence[dict]):
 
     def append_raws(self, raws: Iterable[bytes]) -> None:
         self._raws.extend(raws)
-        self._array = None
 
-    def json_array(self, positions: Iterable[int] | None = None) -> bytes:
-        """The entries (all, or those at `positions`, in that order) as one JSON array."""
-        if positions is None and self._array is not None:
-            return bytes(self._array)
-        chosen = self._raws if positions is None else [self._raws[i] for i in positions]
-        return b"[" + b",".join(chosen) + b"]"
+    def replace(self, i: int, raw: bytes) -> None:
+        """Entry `i` is now `raw` (a repaired entry)."""
+        self._raws[i] = raw
+
+    def raws(self, positions: Iterable[int] | None = None) -> list:
+        """The JSON bytes of all entries, or of those at `positions`, in that order."""
+        return list(self._raws) if positions is None else [self._raws[i] for i in positions]
 
     def __repr__(self) -> str:
         return f"<Entries: {len(self)}>"

@@ -1,8 +1,11 @@
 """Read a HAR: bytes in, validated entries, metadata and a report out.
 
-Each entry is decoded into a typed view (`model.Entry`), which checks it against HAR 1.2
-in C without building dicts. Only an entry that fails is decoded into Python objects and
-repaired (`repair.Repairer`); the views go, a chunk at a time, to whoever builds the frame.
+Reading comes in two parts. `parse` decodes what the traffic frame reads of each entry
+(`model.FrameEntry`, checked in C without building dicts) and hands those views, a chunk
+at a time, to whoever builds the frame. `Rest.check` later checks every other field
+(`model.Entry`) — the headers, cookies, bodies — which costs as much again and which a
+Session runs on first need. Either part sends an entry that fails to `repair.Repairer`,
+the only place entries become Python dicts.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import gc
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ from msgspec import UNSET
 from necto_nb.har import model
 from necto_nb.har.body import side_file
 from necto_nb.har.entries import Entries
-from necto_nb.har.repair import Repairer, check_base64
+from necto_nb.har.repair import Repairer, check_base64, is_date
 from necto_nb.har.report import HarError, Report
 from necto_nb.har.source import load
 
@@ -33,6 +37,7 @@ _JSONP = re.compile(rb"^\s*([A-Za-z_$][\w$.]*)\s*\((.*)\)\s*;?\s*$", re.S)
 _OFFSET = re.compile(r"\(byte (\d+)\)")
 _UTF8_CHUNK = 1 << 20
 _split = msgspec.json.Decoder(list[msgspec.Raw])
+_frame_decoder = msgspec.json.Decoder(model.FrameEntry)
 _entry_decoder = msgspec.json.Decoder(model.Entry)
 _fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _log_fields = msgspec.json.Decoder(dict[str, dict[str, msgspec.Raw]])
@@ -47,7 +52,26 @@ CHUNK = 4096
 #: Imports and exports of at least this many entries show a progress bar.
 PROGRESS_FROM = 20_000
 
-Sink = Callable[[list[model.Entry], int], None]
+Sink = Callable[[list[model.FrameEntry]], None]
+
+
+class _Log(msgspec.Struct, forbid_unknown_fields=True):
+    """A log with only the keys HAR 1.2 names, entries split in the same pass (a file with
+    any other key takes the general path)."""
+
+    entries: list[msgspec.Raw]
+    version: msgspec.Raw = msgspec.Raw()
+    creator: msgspec.Raw = msgspec.Raw()
+    browser: msgspec.Raw = msgspec.Raw()
+    pages: msgspec.Raw = msgspec.Raw()
+    comment: msgspec.Raw = msgspec.Raw()
+
+
+class _Usual(msgspec.Struct, forbid_unknown_fields=True):
+    log: _Log
+
+
+_usual = msgspec.json.Decoder(_Usual)
 
 
 @dataclass
@@ -59,6 +83,7 @@ class Parsed:
     pages: list[dict]
     entries: Entries
     report: Report
+    rest: Rest  # the check of what the frame does not read, left for later
     folder: Path | None = None
     pages_absent: bool = False  # the file had no log.pages (written back the same way)
 
@@ -169,20 +194,12 @@ def _json_kind(raw: Any) -> str:
 
 def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = None,
           progress: bool | None = None) -> Parsed:
-    """Read `source`; `sink(views, start)` receives the typed views of each chunk of entries."""
+    """Read `source`; `sink(views)` receives the frame views of each chunk of entries, in order."""
     loaded = load(source)
     name = name or loaded.name
     report = Report()
     data = _valid_utf8(_unwrap(loaded.data, report), report)
-    try:
-        top = _log_fields.decode(data)  # the usual {"log": {...}} in one pass
-    except (msgspec.DecodeError, RecursionError):  # unusual shape, or not JSON: say where
-        top = _fields_of(_decode(_any_raw, data, name, "the file"), name, "the top level")
-    log = _find_log(top, name, report)
-    if "entries" not in log:
-        report.add("error", "log.entries", "log.entries is missing", "cannot read traffic")
-        raise HarError.from_issues(report, name)
-    entries_raw = log.pop("entries")
+    log, raws = _log_and_entries(data, name, report)
     meta = {key: _decode(_any, raw, name, f"log.{key}") for key, raw in log.items()}
     repairer = Repairer(report)
     repairer.log(meta)
@@ -191,50 +208,140 @@ def parse(source: Any, sink: Sink, *, strict: bool = False, name: str | None = N
         meta["_pages"] = pages
         report.add("warning", "log.pages", "log.pages is not a list", "kept as log._pages; no pages")
         pages = []
-    checks = _Checks(report, {p.get("id") for p in pages if isinstance(p, dict) and isinstance(p.get("id"), str)},
-                     loaded.folder)
-    entries = _read_entries(entries_raw, name, repairer, meta, lambda views, start: (checks(views, start), sink(views, start)),
-                            progress)
-    parsed = Parsed(name, meta, _read_pages(pages, checks.first_seen, repairer, meta), entries, report,
-                    loaded.folder, pages_absent="pages" not in log)
+    page_ids = {p.get("id") for p in pages if isinstance(p, dict) and isinstance(p.get("id"), str)}
+    # a page without its start gets its first entry's: note those only if one is needed
+    starts = any(isinstance(p, dict) and not is_date(p.get("startedDateTime")) for p in pages)
+    entries, first_seen, dropped = _read_entries(raws, name, repairer, meta, sink, progress, starts)
+    origin = [i for i in range(len(raws)) if i not in dropped] if dropped else None
+    parsed = Parsed(name, meta, _read_pages(pages, first_seen, repairer, meta), entries, report,
+                    Rest(name, entries, report, page_ids, loaded.folder, origin, progress), loaded.folder,
+                    pages_absent="pages" not in log)
     if not len(entries):
         report.add("warning", "log.entries", "no entries", "a valid HAR with no traffic")
-    if strict and (report.errors or report.warnings):
-        raise HarError.from_issues([i for i in report if i.severity != "info"], name)
+    if strict:
+        parsed.rest.check()
+        if report.errors or report.warnings:
+            raise HarError.from_issues([i for i in report if i.severity != "info"], name)
     return parsed
 
 
-def _read_entries(raw: msgspec.Raw, name: str, repairer: Repairer, meta: dict, sink: Sink,
-                  progress: bool | None) -> Entries:
+def _log_and_entries(data: bytes, name: str, report: Report) -> tuple[dict[str, msgspec.Raw], list[msgspec.Raw]]:
+    """log's fields but entries, and each entry's bytes."""
     try:
-        raws = _split.decode(raw)
+        usual = _usual.decode(data).log  # {"log": {...}}: one pass
+    except (msgspec.DecodeError, RecursionError):  # another shape, or not JSON
+        pass
+    else:
+        return {key: getattr(usual, key) for key in _LOG_KEYS if getattr(usual, key)}, usual.entries
+    try:
+        top = _log_fields.decode(data)
+    except (msgspec.DecodeError, RecursionError):  # not {"log": {...}}, or not JSON: say where
+        top = _fields_of(_decode(_any_raw, data, name, "the file"), name, "the top level")
+    log = _find_log(top, name, report)
+    if "entries" not in log:
+        report.add("error", "log.entries", "log.entries is missing", "cannot read traffic")
+        raise HarError.from_issues(report, name)
+    raw = log.pop("entries")
+    try:
+        return log, _split.decode(raw)
     except msgspec.ValidationError:
-        raise HarError(f"{name}: log.entries is {_json_kind(raw)}, not a list", [*repairer.report]) from None
-    kept, invalid, repaired = [], [], False
-    chunks = range(0, len(raws), CHUNK)
-    if progress or (progress is None and len(raws) >= PROGRESS_FROM):
+        raise HarError(f"{name}: log.entries is {_json_kind(raw)}, not a list", [*report]) from None
+
+
+_LOG_KEYS = [key for key in _Log.__struct_fields__ if key != "entries"]
+_pageref, _started = attrgetter("pageref"), attrgetter("startedDateTime")
+
+
+def _chunks(count: int, progress: bool | None, what: str) -> Iterable[int]:
+    """Where each chunk of `count` entries starts; a progress bar for long runs."""
+    starts = range(0, count, CHUNK)
+    if progress or (progress is None and count >= PROGRESS_FROM):
         from tqdm.auto import tqdm  # only for long imports: tqdm.auto costs an ipywidgets import
 
-        chunks = tqdm(chunks, desc=f"read {name}", unit="chunk", leave=False)
-    for first in chunks:
-        views, start = [], len(kept)
-        for i in range(first, min(first + CHUNK, len(raws))):
-            view = valid_view(raws[i])
-            if view is not None:
-                views.append(view)
-                kept.append(raws[i])
-                continue
-            repaired = True
-            fixed = repair_entry(raws[i], f"log.entries[{i}]", repairer)
-            if fixed is None:
-                invalid.append(_decode(_any, raws[i], name, f"log.entries[{i}]"))
-                continue
-            views.append(fixed[0])
-            kept.append(fixed[1])
-        sink(views, start)
+        return tqdm(starts, desc=what, unit="chunk", leave=False)
+    return starts
+
+
+def _read_entries(raws: list[msgspec.Raw], name: str, repairer: Repairer, meta: dict, sink: Sink,
+                  progress: bool | None, starts: bool) -> tuple[Entries, dict[str, str], set[int]]:
+    """The entries whose frame fields are valid or repaired, (if `starts`) each page's first
+    entry's start, and where the entries that are not kept were."""
+    kept, invalid, dropped = [], [], set()
+    first_seen: dict[str, str] = {}
+    for first in _chunks(len(raws), progress, f"read {name}"):
+        chunk = raws[first:first + CHUNK]
+        views = list(map(frame_view, chunk))
+        if all(views) and model.on_pattern(views):  # the usual chunk: nothing to repair
+            kept += chunk
+        else:
+            views = _repaired(chunk, views, first, name, repairer, kept, invalid, dropped)
+        if starts:  # reversed: the first entry of a page is the last written, so it stays
+            first_seen = dict(zip(map(_pageref, reversed(views)), map(_started, reversed(views)))) | first_seen
+        sink(views)
     if invalid:
         meta["_invalidEntries"] = invalid
-    return Entries(kept, array=None if repaired else raw)
+    return Entries(kept), first_seen, dropped
+
+
+def _repaired(chunk: list, views: list, first: int, name: str, repairer: Repairer, kept: list,
+              invalid: list, dropped: set) -> list[model.FrameEntry]:
+    """The chunk's views with its failing entries repaired (appending to the lists given)."""
+    good = []
+    for i, (raw, view) in enumerate(zip(chunk, views), first):
+        if view is None or not model.on_pattern([view]):
+            fixed = repair_entry(raw, f"log.entries[{i}]", repairer)
+            if fixed is None:
+                invalid.append(_decode(_any, raw, name, f"log.entries[{i}]"))
+                dropped.add(i)
+                continue
+            raw = fixed[1]
+            view = frame_view(raw)
+        good.append(view)
+        kept.append(raw)
+    return good
+
+
+def frame_view(raw: Any) -> model.FrameEntry | None:
+    """What the frame reads of an entry, its types checked (not its patterns); None if they fail."""
+    try:
+        return _frame_decoder.decode(raw)
+    except (msgspec.ValidationError, RecursionError):
+        return None
+
+
+@dataclass
+class Rest:
+    """What `parse` leaves for later: every field of each entry that the frame does not read.
+
+    Checking it costs about as much as the import; a Session runs it on first need (its
+    report, its entries, an export), so a frame is there as soon as its fields are read.
+    """
+
+    name: str
+    entries: Entries
+    report: Report
+    page_ids: set[str]
+    folder: Path | None
+    origin: list[int] | None  # each entry's position in the file, where some were set aside
+    progress: bool | None = None
+
+    def check(self) -> None:
+        repairer = Repairer(self.report)
+        checks = _Checks(self.report, self.page_ids, self.folder)
+        entries, count = self.entries, len(self.entries)
+        for first in _chunks(count, self.progress, f"check {self.name}"):
+            views = []
+            for i in range(first, min(first + CHUNK, count)):
+                at = i if self.origin is None else self.origin[i]  # reported as the file has it
+                view = valid_view(entries.raw(i))
+                if view is None:  # its frame fields are valid: the repair will not touch them
+                    fixed = repair_entry(entries.raw(i), f"log.entries[{at}]", repairer, unrepaired="kept as read")
+                    if fixed is None:
+                        continue
+                    view, raw = fixed
+                    entries.replace(i, raw)
+                views.append((at, view))
+            checks(views)
 
 
 def valid_view(raw: Any) -> model.Entry | None:
@@ -244,7 +351,7 @@ def valid_view(raw: Any) -> model.Entry | None:
         view = _entry_decoder.decode(raw)
     except (msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         return None
-    return view if _texts_ok(view) else None
+    return view if model.on_pattern([view]) and _texts_ok(view) else None
 
 
 def _texts_ok(view: model.Entry) -> bool:
@@ -270,13 +377,12 @@ class _Checks:
         self.report = report
         self.page_ids = page_ids
         self.folder = folder
-        self.first_seen: dict[str, str] = {}  # pageref -> its first entry's start
 
-    def __call__(self, views: list[model.Entry], start: int) -> None:
+    def __call__(self, views: list[tuple[int, model.Entry]]) -> None:
+        """`views`: (position, view) of entries."""
         report = self.report
-        for i, view in enumerate(views, start):
+        for i, view in views:
             if view.pageref:
-                self.first_seen.setdefault(view.pageref, view.startedDateTime)
                 if view.pageref not in self.page_ids:
                     report.add("warning", f"log.entries[{i}].pageref",
                                f"refers to page {view.pageref!r}, which is not in log.pages", "kept")
@@ -304,20 +410,25 @@ class _Checks:
                             "body unavailable")
 
 
-def repair_entry(raw: Any, path: str, repairer: Repairer) -> tuple[model.Entry, bytes] | None:
-    """Repair one entry; None (reported) if it is not an object at all or cannot be repaired."""
+def repair_entry(raw: Any, path: str, repairer: Repairer,
+                 unrepaired: str = "kept in log._invalidEntries") -> tuple[model.Entry, bytes] | None:
+    """Repair one entry; None (reported, saying `unrepaired` happens to it) if it is not an
+    object at all or cannot be repaired."""
     obj = _decode_leniently(raw, path, repairer.report)
     if not isinstance(obj, dict):
-        repairer.report.add("warning", path, f"an entry must be an object, not {_json_kind(raw)}",
-                            "kept in log._invalidEntries")
+        repairer.report.add("warning", path, f"an entry must be an object, not {_json_kind(raw)}", unrepaired)
         return None
     repairer.entry(obj, path)
     data = msgspec.json.encode(obj)
     try:
-        return _entry_decoder.decode(data), data
+        view = _entry_decoder.decode(data)
     except msgspec.ValidationError as exc:
-        repairer.report.add("warning", path, f"could not be repaired: {exc}", "kept in log._invalidEntries")
+        repairer.report.add("warning", path, f"could not be repaired: {exc}", unrepaired)
         return None
+    if not model.on_pattern([view]):  # a URL the repairer could only keep as it was
+        repairer.report.add("warning", path, "could not be repaired: the URL is still not an absolute URI", unrepaired)
+        return None
+    return view, data
 
 
 def _decode_leniently(raw: Any, path: str, report: Report) -> Any:

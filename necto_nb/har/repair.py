@@ -55,6 +55,11 @@ def calendar_date(value: str) -> datetime | None:
         return None
 
 
+def is_date(value: Any) -> bool:
+    """An RFC 3339 date-time with a zone, on a real calendar day."""
+    return isinstance(value, str) and bool(_DATE_TIME.match(value)) and calendar_date(value) is not None
+
+
 def frame_date(value: str) -> bool:
     """Whether the frame (pandas, datetime64[ns]) reads `value` as it is (`model.ENTRY_DATE_TIME`)."""
     return bool(_ENTRY_DATE.match(value))
@@ -127,7 +132,7 @@ class Repairer:
         """A date; `framed` (an entry's start) must also be one the traffic frame can hold."""
         self.scalar(obj, key, STRING, path, default, required)
         value = obj.get(key)
-        if value is None or (_DATE_TIME.match(value) and (frame_date(value) if framed else calendar_date(value))):
+        if value is None or (frame_date(value) if framed else is_date(value)):
             return
         normal = normalise_date(value)
         if normal is not None and (frame_date(normal) or not framed):

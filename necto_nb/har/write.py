@@ -20,6 +20,7 @@ from necto_nb.har.read import PROGRESS_FROM
 from necto_nb.har.redact import Redactor
 
 BODIES = ("all", "text", "none")
+_BUFFER = 1 << 20  # entries are a few kB each: write them a megabyte at a time
 
 
 @dataclass
@@ -31,7 +32,10 @@ class Document:
     entries: Entries
     positions: Sequence[int] | None = None
 
-    def encode(self, *, redact: bool | Redactor = False, bodies: str = "all", progress: bool | None = None) -> bytes:
+    def pieces(self, *, redact: bool | Redactor = False, bodies: str = "all",
+               progress: bool | None = None) -> list[bytes]:
+        """The HAR as pieces to write one after another: entries go out as the bytes they
+        are held as, never joined into one copy of the file."""
         if bodies not in BODIES:
             raise ValueError(f"bodies must be one of {', '.join(BODIES)}, not {bodies!r}")
         redactor = Redactor() if redact is True else (redact or None)
@@ -41,17 +45,23 @@ class Document:
             # a copy through msgspec: copy.deepcopy recurses in Python and a page can be deep
             pages = [redactor.page(msgspec.json.decode(msgspec.json.encode(p))) for p in pages]
         if redactor is None and bodies == "all":
-            array = self.entries.json_array(self.positions)  # as read: no decode, no re-encode
+            entries = self.entries.raws(self.positions)  # as held: no decode, no re-encode
         else:
-            array = self._transformed(redactor, bodies, progress)
+            entries = self._transformed(redactor, bodies, progress)
             if redactor is not None:
                 log["_redaction"] = redactor.summary()
         if pages is not None:
             log["pages"] = pages
-        log["entries"] = msgspec.Raw(array)
-        return msgspec.json.encode({"log": log})
+        head = msgspec.json.encode({"log": log})[:-2]  # {"log":{...   (entries go last)
+        out = [head + (b',"entries":[' if log else b'"entries":[')]
+        for entry in entries:
+            out += (entry, b",")
+        if entries:
+            out.pop()
+        out.append(b"]}}")
+        return out
 
-    def _transformed(self, redactor: Redactor | None, bodies: str, progress: bool | None) -> bytes:
+    def _transformed(self, redactor: Redactor | None, bodies: str, progress: bool | None) -> list[bytes]:
         positions = range(len(self.entries)) if self.positions is None else self.positions
         if progress or (progress is None and len(positions) >= PROGRESS_FROM):
             from tqdm.auto import tqdm
@@ -65,7 +75,7 @@ class Document:
             if redactor is not None:
                 redactor.entry(entry)
             out.append(msgspec.json.encode(entry))
-        return b"[" + b",".join(out) + b"]"
+        return out
 
 
 def _drop_bodies(entry: dict, keep_text: bool) -> None:
@@ -77,23 +87,25 @@ def _drop_bodies(entry: dict, keep_text: bool) -> None:
         content["comment"] = (content.get("comment", "") + " [body not exported]").strip()
 
 
-def atomic_write(path: Path, data: bytes) -> Path:
-    """Write `data` (gzip for .gz) so that `path` is either the old file or the whole new one.
+def atomic_write(path: Path, pieces: Sequence[bytes]) -> Path:
+    """Write `pieces` (gzip for .gz) so that `path` is either the old file or the whole new one.
 
     The temporary file beside it is named after this host and process: a writer killed
     outright (SIGKILL, the OOM killer) cannot remove its own, so the next export to `path`
     removes those whose process is gone.
     """
-    if path.suffix == ".gz":
-        data = gzip.compress(data, compresslevel=6)
     folder = path.parent if str(path.parent) else Path(".")
     _remove_stale_temporaries(folder, path.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         # mkstemp makes the file 0600: give it the mode the file had, or an ordinary file's.
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        with os.fdopen(fd, "wb", buffering=_BUFFER) as out:
+            if path.suffix == ".gz":
+                with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) as packed:
+                    packed.writelines(pieces)
+            else:
+                out.writelines(pieces)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 import necto_nb as nn
-from tests.conftest import corpus_files
+from tests.conftest import assert_frame_matches_entries, corpus_files
 
 READABLE = [p for p in corpus_files() if not p.name.startswith("broken__")]
 BROKEN = {
@@ -73,6 +73,11 @@ def test_frame_has_a_row_per_entry(path):
     assert len(session.df) == len(session) == count
     assert list(session.df.index) == list(range(count))
     assert session.df["url"].notna().all()
+
+
+@pytest.mark.parametrize("path", READABLE, ids=lambda p: p.name)
+def test_checking_the_rest_of_each_entry_leaves_the_frame_as_read(path):
+    assert_frame_matches_entries(nn.read_har(path))
 
 
 @pytest.mark.parametrize("name, message", sorted(BROKEN.items()))

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import necto_nb as nn
+from tests.conftest import assert_frame_matches_entries
 from tests.core.har_factory import entry, har
 
 json_values = st.recursive(
@@ -23,8 +24,8 @@ def read(source) -> nn.Session | None:
     except nn.HarError as error:
         assert str(error)
         return None
-    session.df  # the frame builds too
     session.to_har()
+    assert_frame_matches_entries(session)
     return session
 
 

@@ -179,6 +179,20 @@ def test_an_entry_that_is_not_an_object_is_kept_aside_not_lost():
     assert issue_at(s, "log.entries[1]").action == "kept in log._invalidEntries"
 
 
+def test_the_fields_the_frame_does_not_read_are_checked_on_first_look():
+    e = entry()
+    e["request"]["headers"] = None
+    doc = har(e)
+    doc["log"]["entries"].insert(0, "garbage")
+    s = nn.read_har(doc)
+    assert len(s.df) == 1  # the frame is there before the rest is checked
+    # ...which the report, the entries or an export checks, naming the entry as the file has it
+    assert issue_at(s, "log.entries[1].request.headers").action == "set to []"
+    assert s.entries[0]["request"]["headers"] == []
+    with pytest.raises(nn.HarError, match=r"log\.entries\[0\]\.request\.headers"):
+        nn.read_har(har(e), strict=True)
+
+
 def test_an_invalid_value_is_kept_beside_the_field():
     e = entry()
     e["response"]["cookies"] = [{"name": "a", "value": "b", "expires": "NaN-NaN"}]

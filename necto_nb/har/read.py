@@ -329,29 +329,34 @@ class Rest:
         repairer = Repairer(self.report)
         checks = _Checks(self.report, self.page_ids, self.folder)
         entries, count = self.entries, len(self.entries)
+        where = range(count) if self.origin is None else self.origin  # positions as the file has them
         for first in _chunks(count, self.progress, f"check {self.name}"):
-            views = []
-            for i in range(first, min(first + CHUNK, count)):
-                at = i if self.origin is None else self.origin[i]  # reported as the file has it
-                view = valid_view(entries.raw(i))
-                if view is None:  # its frame fields are valid: the repair will not touch them
-                    fixed = repair_entry(entries.raw(i), f"log.entries[{at}]", repairer, unrepaired="kept as read")
-                    if fixed is None:
-                        continue
-                    view, raw = fixed
-                    entries.replace(i, raw)
-                views.append((at, view))
-            checks(views)
+            positions = range(first, min(first + CHUNK, count))
+            views = list(map(_whole_view, entries.raws(positions)))  # the frame's formats are checked
+            for i, view in zip(positions, views):
+                if view is None:  # the repair leaves the frame's fields alone: they are valid
+                    fixed = repair_entry(entries.raw(i), f"log.entries[{where[i]}]", repairer, unrepaired="kept as read")
+                    if fixed is not None:
+                        views[i - first] = fixed[0]
+                        entries.replace(i, fixed[1])
+            checks([(where[i], view) for i, view in zip(positions, views) if view is not None])
 
 
 def valid_view(raw: Any) -> model.Entry | None:
     """The typed view of an entry that needs no repair, else None (invalid UTF-8 can reach
     here only through `Session.extend`: a file is checked whole)."""
+    view = _whole_view(raw)
+    return view if view is not None and model.on_pattern([view]) else None
+
+
+def _whole_view(raw: Any) -> model.Entry | None:
+    """The whole entry's typed view if its types and bodies need no repair (the formats of
+    its frame fields are `model.on_pattern`'s to check)."""
     try:
         view = _entry_decoder.decode(raw)
     except (msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         return None
-    return view if model.on_pattern([view]) and _texts_ok(view) else None
+    return view if _texts_ok(view) else None
 
 
 def _texts_ok(view: model.Entry) -> bool:

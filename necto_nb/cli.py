@@ -13,7 +13,6 @@ import importlib.util
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -240,6 +239,7 @@ def _read(name: str):
 
 def _convert(args: argparse.Namespace) -> int:
     from necto_nb import Redactor, read_har
+    from necto_nb.har.write import replacing
 
     suffix = _format(args.output, HAR_SUFFIXES + FRAME_SUFFIXES)
     if suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
@@ -253,26 +253,17 @@ def _convert(args: argparse.Namespace) -> int:
         else:
             if redactor is not None:  # the table of the redacted HAR: redaction means the same everywhere
                 session = read_har(session.to_har(redact=redactor, bodies="none"), name=session.name)
-            frame = session.df
-            _atomic(out, lambda tmp: frame.to_parquet(tmp) if suffix == ".parquet" else frame.to_csv(tmp))
+            with replacing(out) as file:
+                if suffix == ".parquet":
+                    session.df.to_parquet(file)
+                else:
+                    session.df.to_csv(file, mode="wb")
     except OSError as e:
         raise CliError(f"cannot write {out}: {e.strerror or e}") from None
     replaced = sum(redactor.counts.values()) if redactor is not None else 0
     note = f", {replaced} credential(s) redacted" if redactor is not None else ""
     print(f"wrote {_entries(len(session))} to {out}{note}")
     return OK
-
-
-def _atomic(path: Path, write: Callable[[str], object]) -> None:
-    """Write through a temporary file beside `path`, so a failure leaves no half file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- diff -----------------------------------------------------------------------------

@@ -8,10 +8,11 @@ import hashlib
 import os
 import socket
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -88,10 +89,23 @@ def _drop_bodies(entry: dict, keep_text: bool) -> None:
 
 
 def atomic_write(path: Path, pieces: Sequence[bytes]) -> Path:
-    """Write `pieces` (gzip for .gz) so that `path` is either the old file or the whole new one.
+    """Write `pieces` (gzip for .gz) so that `path` is either the old file or the whole new one."""
+    with replacing(path) as out:
+        if path.suffix == ".gz":
+            with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) as packed:
+                packed.writelines(pieces)
+        else:
+            out.writelines(pieces)
+    return path
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A file to write that becomes `path` only once it is whole (fsync, rename); if the
+    writing fails, `path` stays as it was.
 
     The temporary file beside it is named after this host and process: a writer killed
-    outright (SIGKILL, the OOM killer) cannot remove its own, so the next export to `path`
+    outright (SIGKILL, the OOM killer) cannot remove its own, so the next write to `path`
     removes those whose process is gone.
     """
     folder = path.parent if str(path.parent) else Path(".")
@@ -101,18 +115,13 @@ def atomic_write(path: Path, pieces: Sequence[bytes]) -> Path:
         # mkstemp makes the file 0600: give it the mode the file had, or an ordinary file's.
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         with os.fdopen(fd, "wb", buffering=_BUFFER) as out:
-            if path.suffix == ".gz":
-                with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) as packed:
-                    packed.writelines(pieces)
-            else:
-                out.writelines(pieces)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # a folder may be shared between hosts

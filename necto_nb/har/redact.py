@@ -47,8 +47,12 @@ SECRET_VALUE = re.compile(
 # A URL or a path that may carry parameters (a Location, a Referer, an initiator).
 _URLISH = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://|/)")
 # "name": value in text that is not JSON as a whole: a body cut short, a Socket.IO frame
-# (42["auth",{"token":...}]), JSON inside a script. A string value may run to the end.
-_MEMBER = re.compile(r'"((?:[^"\\\n]|\\.){1,100})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|-?[0-9][0-9.eE+-]*)')
+# (42["auth",{"token":...}]), JSON inside a script, a JavaScript object ({token: 'x'}).
+# A string value may run to the end.
+_MEMBER = re.compile(r'(?:"((?:[^"\\\n]|\\.){1,100})"|(?<![\w$.])([A-Za-z_$][\w$]{0,99}))(\s*:\s*)'
+                     r'("(?:[^"\\]|\\.)*(?:"|$)|\'(?:[^\'\\]|\\.)*(?:\'|$)|-?[0-9][0-9.eE+-]*)')
+# A body that is a URL-encoded form whatever its MIME type says: name=value&name=value.
+_FORM = re.compile(r"[^\s=&]+=[^\s&]*(?:&[^\s=&]+=[^\s&]*)*")
 _BOUNDARY = re.compile(r'boundary="?([^";\s]+)"?', re.I)
 _PART_NAME = re.compile(r'\bname="([^"]*)"', re.I)
 _SHORTEST_SECRET = len("Bearer ") + 8  # no SECRET_VALUE match is shorter
@@ -111,7 +115,7 @@ class Redactor:
             parts = urlsplit(url)
         except ValueError:
             return self.text(url, "url", marker)
-        query, fragment, netloc = self._params(parts.query), self._params(parts.fragment), parts.netloc
+        query, fragment, netloc = self._params(parts.query, "url"), self._params(parts.fragment, "url"), parts.netloc
         if "@" in netloc and ":" in netloc.partition("@")[0]:  # user:password@host
             netloc = f"{netloc.partition(':')[0]}:{marker}@{netloc.partition('@')[2]}"
             self.counts["url password"] += 1
@@ -119,15 +123,15 @@ class Redactor:
             url = urlunsplit(parts._replace(query=query, fragment=fragment, netloc=netloc))
         return self.text(url, "url", marker)
 
-    def _params(self, text: str) -> str:
-        """A query (or fragment) with the values of secret-named parameters replaced."""
+    def _params(self, text: str, what: str) -> str:
+        """A query, fragment or form with the values of secret-named parameters replaced."""
         if "=" not in text:
             return text
         params = parse_qsl(text, keep_blank_values=True)
         secret = [name for name, _ in params if self._secret_name(name)]
         if not secret:  # rebuilt only when needed: re-encoding would change innocent text
             return text
-        self.counts.update(f"url {name.lower()}" for name in secret)
+        self.counts.update(f"{what} {name.lower()}" for name in secret)
         return urlencode([(n, self.marker if self._secret_name(n) else v) for n, v in params])
 
     def json_value(self, value, what: str):
@@ -152,16 +156,17 @@ class Redactor:
         return value
 
     def members(self, text: str, what: str) -> str:
-        """Secret-named `"name": value` members of text that is not JSON as a whole."""
-        if '"' not in text or ":" not in text:
+        """Secret-named `"name": value` (or `name: 'value'`) members of text that is not JSON as a whole."""
+        if ":" not in text:
             return text
 
         def replace(match: re.Match) -> str:
-            name, value = match.group(1), match.group(3)
-            if not self._secret_name(name) or value == f'"{self.marker}"':
+            quoted, bare, colon, value = match.groups()
+            name = quoted if quoted is not None else bare
+            if not self._secret_name(name) or value[1:-1] == self.marker:
                 return match.group(0)
             self.counts[f"{what} {name}"] += 1
-            return f'"{name}"{match.group(2)}"{self.marker}"'
+            return f'{match.group(0)[:match.start(3) - match.start()]}{colon}"{self.marker}"'
 
         return _MEMBER.sub(replace, text)
 
@@ -189,14 +194,8 @@ class Redactor:
                 pass
             else:
                 return msgspec.json.encode(self.json_value(parsed, f"{what} json")).decode()
-        if "x-www-form-urlencoded" in mime:
-            form = []
-            for name, value in parse_qsl(text, keep_blank_values=True):
-                if self._secret_name(name):
-                    self.counts[f"{what} form {name.lower()}"] += 1
-                    value = self.marker
-                form.append((name, value))
-            return urlencode(form)
+        if "x-www-form-urlencoded" in mime or _FORM.fullmatch(stripped):  # fetch() sends strings as text/plain
+            return self._params(text, f"{what} form")
         boundary = _BOUNDARY.search(mime) if "multipart/" in mime.lower() else None
         if boundary:
             text = self.multipart(text, boundary.group(1), what)

@@ -61,3 +61,13 @@ def test_the_lists_are_configurable():
     request = doc["log"]["entries"][0]["request"]
     assert {"name": "X-Custom", "value": "***"} in request["headers"]
     assert request["cookies"] == [{"name": "theme", "value": "dark"}]
+
+
+def test_bodies_without_secrets_come_back_as_they_were():
+    e = entry()
+    e["request"]["method"] = "POST"
+    e["request"]["postData"] = {"mimeType": "text/plain", "text": "q=caf%C3%A9+au+lait&page=2&&x="}
+    e["response"]["content"] = {"size": 30, "mimeType": "text/css", "text": "a { color: red; width: 100px }"}
+    redacted = nn.read_har(har(e)).to_har(redact=True)["log"]["entries"][0]
+    assert redacted["request"]["postData"] == e["request"]["postData"]
+    assert redacted["response"]["content"] == e["response"]["content"]

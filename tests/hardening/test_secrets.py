@@ -133,6 +133,8 @@ SHAPES = [
                [("username", "alice"), ("password", "FormPass!234")])),
     Shape("password in form params only", ("ParamOnly!99",),
           post("application/x-www-form-urlencoded; charset=UTF-8", "", [("password", "ParamOnly!99")])),
+    Shape("password in a form body sent as text/plain", ("PlainForm!55",),
+          post("text/plain;charset=UTF-8", "username=alice&password=PlainForm%2155")),
     Shape("password in multipart body", ("MultiPass!42",), post("multipart/form-data; boundary=xyz", MULTIPART,
                                                                 [("username", "alice"), ("password", "MultiPass!42")])),
     Shape("password in json body", ("JsonPass!5678",),
@@ -156,6 +158,8 @@ SHAPES = [
           body("text/plain", "configured with xoxb-123456789012-abcdefghijklmnopqrstuvwx")),
     Shape("stripe key in script", ("sk_live_51H8abcdefGHIJKLmnopQRST",),
           body("application/javascript", 'const stripe = Stripe("sk_live_51H8abcdefGHIJKLmnopQRST");')),
+    Shape("api key in a javascript object", ("js_key_5566778899",),
+          body("application/javascript", "const config = {apiKey: 'js_key_5566778899', region: 'eu'};")),
     Shape("private key in a body", (PEM_BODY,), body("text/plain", f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n"
                                                                     "-----END RSA PRIVATE KEY-----\n")),
     Shape("oauth code in redirectURL and Location", ("oc_SplxlOBeZQQYbYS6WxSb",), both(

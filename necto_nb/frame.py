@@ -131,10 +131,6 @@ def _resource_types(declared: _Codes, mime: _Codes) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories)
 
 
-def _same(value: str) -> str:
-    return value
-
-
 def _lower(value: str | None) -> str:
     return (value or "").lower()
 
@@ -214,7 +210,7 @@ class Builder:
         wire = np.where((headers >= 0) & (body >= 0), headers + body, np.nan)
         data = {
             "started": pd.to_datetime(plain["started"], utc=True, format="ISO8601").as_unit("ns"),
-            "method": coded["method"].labelled(_same),
+            "method": coded["method"].labelled(str),
             "url": plain["url"],
             "scheme": coded["scheme"].labelled(_lower),
             "host": coded["host"].labelled(_lower),

@@ -17,7 +17,7 @@ from msgspec.structs import astuple
 import numpy as np
 import pandas as pd
 
-from necto_nb.har.model import FrameContent, FrameEntry, FrameRequest, FrameResponse, Timings
+from necto_nb.har.model import FrameEntry
 
 #: column -> (dtype, meaning). The order here is the frame's column order.
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -143,11 +143,9 @@ def _present(value: str) -> str | None:
     return value or None
 
 
-def _fields(views: Sequence, kind: type[msgspec.Struct]) -> dict[str, tuple]:
-    """The fields of `views` (all exactly of type `kind`) as columns: transposed in C."""
-    if not views:
-        return dict.fromkeys(kind.__struct_fields__, ())
-    return dict(zip(kind.__struct_fields__, zip(*map(astuple, views))))
+def _fields(views: Sequence[msgspec.Struct]) -> dict[str, tuple]:
+    """The fields of `views`, all of one type, as columns: transposed in C."""
+    return dict(zip(type(views[0]).__struct_fields__, zip(*map(astuple, views))))
 
 
 class Builder:
@@ -164,12 +162,15 @@ class Builder:
         self._coded: defaultdict[str, _Codes] = defaultdict(_Codes)
 
     def add(self, views: Sequence[FrameEntry]) -> Builder:
-        """Add entries, as views of exactly `FrameEntry` (their fields are read by position)."""
-        entry = _fields(views, FrameEntry)
-        request = _fields(entry["request"], FrameRequest)
-        response = _fields(entry["response"], FrameResponse)
-        content = _fields(response["content"], FrameContent)
-        scheme, host, path = zip(*[m.groups() for m in map(_URL.match, request["url"])]) if views else ((), (), ())
+        """Add entries: views all of `FrameEntry`, or all of `Entry`."""
+        if not views:
+            return self
+        if len(set(map(type, views))) > 1:  # the fields are read by position
+            raise TypeError("views to add must be all FrameEntry or all Entry")
+        entry = _fields(views)
+        request, response = _fields(entry["request"]), _fields(entry["response"])
+        content = _fields(response["content"])
+        scheme, host, path = zip(*[m.groups() for m in map(_URL.match, request["url"])])
         errors = response["error"], entry["error"]
         plain = {
             "started": entry["startedDateTime"], "url": request["url"], "path": path,
@@ -180,7 +181,7 @@ class Builder:
         numbers = {
             "request_size": request["bodySize"], "response_size": content["size"],
             "headers_size": response["headersSize"], "body_size": response["bodySize"], "time": entry["time"],
-            **_fields(entry["timings"], Timings),
+            **_fields(entry["timings"]),
         }
         coded = {
             "method": request["method"], "scheme": scheme, "host": host, "mime": content["mimeType"],

@@ -15,7 +15,7 @@ from pandas.api.types import is_bool_dtype
 from necto_nb import frame
 from necto_nb.har import body, write
 from necto_nb.har.entries import Entries, decode
-from necto_nb.har.read import Rest, frame_view, parse, paused_gc, repair_entry, valid_view
+from necto_nb.har.read import Rest, parse, paused_gc, repair_entry, valid_view
 from necto_nb.har.repair import Repairer
 from necto_nb.har.report import HarError, Report
 
@@ -114,20 +114,21 @@ class Session:
             if renamed:
                 encoded = [_repoint(raw, renamed) for raw in encoded]
             start = len(self._entries)
-            raws = []
+            views, raws = [], []
             repairer = Repairer(self._report)
             for i, raw in enumerate(encoded, start):
-                if valid_view(raw) is not None:  # checked whole, as on import
-                    raws.append(raw)
-                    continue
-                fixed = repair_entry(raw, f"log.entries[{i}]", repairer)
-                if fixed is None:
-                    self.log.setdefault("_invalidEntries", []).append(msgspec.json.decode(raw))
-                    continue
-                raws.append(fixed[1])
+                view = valid_view(raw)  # checked whole, as on import
+                if view is None:
+                    fixed = repair_entry(raw, f"log.entries[{i}]", repairer)
+                    if fixed is None:
+                        self.log.setdefault("_invalidEntries", []).append(msgspec.json.decode(raw))
+                        continue
+                    view, raw = fixed
+                views.append(view)
+                raws.append(raw)
             self._entries.append_raws(raws)
-            if raws:
-                self._frames.append(frame.build(list(map(frame_view, raws)), start=start))
+            if views:
+                self._frames.append(frame.build(views, start=start))
                 self._df = None
         self._notify()
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import msgspec
+import pandas as pd
 import pytest
 
 import necto_nb as nn
+from necto_nb import frame
+from necto_nb.har.read import frame_view, valid_view
 from tests.core.har_factory import entry, har
 
 
@@ -145,3 +149,17 @@ def test_appending_keeps_categories_and_codes():
     df = s.df
     assert df["host"].dtype == "category" and df["host"].tolist() == ["a.example", "b.example"]
     assert list(df["host"].cat.categories) == ["a.example", "b.example"]
+
+
+def test_appended_entries_give_the_frame_an_import_gives():
+    entries = [entry(status=200), entry(url="https://b.example/x", status=0), entry(status=404)]
+    for e, declared in zip(entries, ["script", None, {"not": "a string"}]):
+        e["_resourceType"] = declared
+    imported, appended = nn.read_har(har(*entries)), nn.Session(entries=entries)
+    pd.testing.assert_frame_equal(appended.df, imported.df)
+
+
+def test_a_frame_is_built_from_views_of_one_kind():
+    raw = msgspec.json.encode(entry())
+    with pytest.raises(TypeError, match="all FrameEntry or all Entry"):
+        frame.build([valid_view(raw), frame_view(raw)])

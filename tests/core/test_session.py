@@ -163,3 +163,14 @@ def test_a_frame_is_built_from_views_of_one_kind():
     raw = msgspec.json.encode(entry())
     with pytest.raises(TypeError, match="all FrameEntry or all Entry"):
         frame.build([valid_view(raw), frame_view(raw)])
+
+
+def test_long_reads_checks_and_exports_show_progress(capsys):
+    doc = har(*[entry() for _ in range(3)])
+    short = nn.read_har(doc, name="short")  # below PROGRESS_FROM entries: no bar
+    short.report, short.to_har(redact=True)
+    assert capsys.readouterr().err == ""
+    long = nn.read_har(doc, name="long", progress=True)
+    long.report, long.to_har(redact=True, progress=True)
+    shown = capsys.readouterr().err
+    assert "read long" in shown and "check long" in shown and "export" in shown

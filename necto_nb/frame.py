@@ -88,8 +88,10 @@ def _ms(values: np.ndarray) -> np.ndarray:
     return np.where(values < 0, np.nan, values)
 
 
-def _number(values: Sequence) -> np.ndarray:
+def _number(values: list) -> np.ndarray:
     """Custom numeric fields (some tools write them as strings)."""
+    if values.count(None) == len(values):  # most tools write none
+        return np.full(len(values), np.nan)
     return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy("float64")
 
 
@@ -102,9 +104,13 @@ class _Codes:
 
     def add(self, values: Sequence) -> None:
         index = self.index
-        for value in dict.fromkeys(values):  # the few distinct values, in C
+        distinct = dict.fromkeys(values)  # the few distinct values, in C
+        for value in distinct:
             index.setdefault(value, len(index))
-        self.chunks.append(np.fromiter(map(index.__getitem__, values), np.int32, count=len(values)))
+        if len(distinct) == 1:  # often so for a chunk's scheme, method, version or page
+            self.chunks.append(np.full(len(values), index[values[0]], np.int32))
+        else:
+            self.chunks.append(np.fromiter(map(index.__getitem__, values), np.int32, count=len(values)))
 
     def codes(self) -> np.ndarray:
         return np.concatenate(self.chunks) if self.chunks else np.empty(0, np.int32)
@@ -192,8 +198,8 @@ class Builder:
         for name, values in plain.items():
             self._plain[name] += values
         for name, values in numbers.items():
-            self._numbers[name].append(np.array(values, dtype="float64"))
-        self._numbers["status"].append(np.array(response["status"], dtype="int64"))
+            self._numbers[name].append(np.fromiter(values, "float64", len(values)))
+        self._numbers["status"].append(np.fromiter(response["status"], "int64", len(views)))
         for name, values in coded.items():
             self._coded[name].add(values)
         return self
@@ -230,9 +236,9 @@ class Builder:
             "page": coded["page"].labelled(_present),
             "error": errors,
         }
-        frame = pd.DataFrame(data, index=pd.RangeIndex(start, start + len(status), name="entry"))
-        return frame.astype({name: dtype for name, (dtype, _) in COLUMNS.items()
-                             if dtype not in ("category", "datetime64[ns, UTC]")})
+        typed = {name: pd.array(values, dtype=COLUMNS[name][0]) if COLUMNS[name][0] in ("string", "Int64") else values
+                 for name, values in data.items()}  # no dtype inference, no second conversion
+        return pd.DataFrame(typed, index=pd.RangeIndex(start, start + len(status), name="entry"), copy=False)
 
 
 def empty() -> pd.DataFrame:

@@ -270,8 +270,12 @@ def _read_entries(raws: list[msgspec.Raw], name: str, repairer: Repairer, meta: 
     first_seen: dict[str, str] = {}
     for first in _chunks(len(raws), progress, f"read {name}"):
         chunk = raws[first:first + CHUNK]
-        views = list(map(frame_view, chunk))
-        if all(views) and model.on_pattern(views):  # the usual chunk: nothing to repair
+        try:
+            views = list(map(_frame_decoder.decode, chunk))  # the usual chunk: every entry decodes
+            usual = model.on_pattern(views)
+        except (msgspec.ValidationError, RecursionError):
+            views, usual = list(map(frame_view, chunk)), False
+        if usual:
             kept += chunk
         else:
             views = _repaired(chunk, views, first, name, repairer, kept, invalid, dropped)

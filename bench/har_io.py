@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -27,14 +28,15 @@ import generate  # noqa: E402
 from report import best, table, write_docs  # noqa: E402
 
 import necto_nb as nn  # noqa: E402
-from necto_nb.frame import COLUMNS  # noqa: E402
+from necto_nb.frame import COLUMNS, PHASES  # noqa: E402
 from necto_nb.har.read import parse, paused_gc  # noqa: E402
 
 SECTION = "## Import and export"
 
 
 def haralyzer_frame(path: Path):
-    """What a haralyzer user writes to get the same columns: its object model, gathered."""
+    """What a haralyzer user writes to get the same columns, with the same dtypes: its object
+    model gathered into a frame (what haralyzer does not model is read from the entry's dict)."""
     import pandas as pd
     from haralyzer import HarParser
 
@@ -42,14 +44,22 @@ def haralyzer_frame(path: Path):
     rows = []
     for page in parser.pages:
         for e in page.entries:
-            t = e.timings
+            request, response, raw, t = e.request, e.response, e.raw_entry, e.timings
+            url = urlsplit(request.url)
             rows.append({
-                "started": e.startTime, "method": e.request.method, "url": e.request.url,
-                "host": e.request.host, "status": e.response.status, "mime_type": e.response.mimeType,
-                "time": e.time, "response_size": e.response.bodySize,
-                **{k: t.get(k) for k in ("blocked", "dns", "connect", "ssl", "send", "wait", "receive")},
+                "started": e.startTime, "method": request.method, "url": request.url, "scheme": url.scheme,
+                "host": url.netloc, "path": urlunsplit(("", "", url.path, url.query, url.fragment)),
+                "status": response.status, "status_text": response.statusText,
+                "http_version": response.httpVersion or request.httpVersion, "mime_type": response.mimeType,
+                "resource_type": raw.get("_resourceType"), "request_size": request.bodySize,
+                "response_size": response.contentSize,
+                "transfer_size": response.raw_entry.get("_transferSize", response.headersSize + response.bodySize),
+                "time": e.time, **{k: t.get(k) for k in PHASES}, "server_ip": raw.get("serverIPAddress"),
+                "page": raw.get("pageref"), "error": response.raw_entry.get("_error") or raw.get("_error"),
             })
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame["started"] = pd.to_datetime(frame["started"], utc=True)
+    return frame.astype({name: dtype for name, (dtype, _) in COLUMNS.items() if name != "started"})
 
 
 def without_frame(path: Path):

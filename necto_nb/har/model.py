@@ -177,7 +177,8 @@ class Entry(FrameEntry, kw_only=True):
 
 
 _start, _url, _address = attrgetter("startedDateTime"), attrgetter("request.url"), attrgetter("serverIPAddress")
-_date_ok, _uri_ok, _ip_ok = (re.compile(pattern).match for pattern in (ENTRY_DATE_TIME, URI, IP))
+#: Matchers of the three formats, for one value (the repairer) or a chunk (`on_pattern`).
+is_entry_date, is_uri, is_ip = (re.compile(pattern).match for pattern in (ENTRY_DATE_TIME, URI, IP))
 
 
 def on_pattern(views: Sequence[FrameEntry]) -> bool:
@@ -189,5 +190,5 @@ def on_pattern(views: Sequence[FrameEntry]) -> bool:
     """
     addresses = set(map(_address, views))
     addresses.discard(UNSET)
-    return (all(map(_ip_ok, addresses)) and all(map(_date_ok, map(_start, views)))
-            and all(map(_uri_ok, map(_url, views))))
+    return (all(map(is_ip, addresses)) and all(map(is_entry_date, map(_start, views)))
+            and all(map(is_uri, map(_url, views))))

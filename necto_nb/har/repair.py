@@ -20,13 +20,10 @@ from necto_nb.har.report import Report
 
 _DATE_TIME = re.compile(model.DATE_TIME)
 _CACHE_DATE = re.compile(model.CACHE_DATE)
-_URI = re.compile(model.URI)
-_IP = re.compile(model.IP)
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*:)(//[^/?#]*)?(.*)$", re.S)
 _SAFE_AUTHORITY = "!$&'()*+,;=:@[]%-._~"
 _SAFE_REST = "!$&'()*+,;=:@/?#%-._~"
-_ENTRY_DATE = re.compile(model.ENTRY_DATE_TIME)
 #: datetime64[ns] spans 1677-09-21 to 2262-04-11: whole years inside that.
 FRAME_YEARS = (1678, 2261)
 
@@ -62,7 +59,7 @@ def is_date(value: Any) -> bool:
 
 def frame_date(value: str) -> bool:
     """Whether the frame (pandas, datetime64[ns]) reads `value` as it is (`model.ENTRY_DATE_TIME`)."""
-    return bool(_ENTRY_DATE.match(value))
+    return bool(model.is_entry_date(value))
 
 
 def quote_uri(url: str) -> str:
@@ -251,9 +248,9 @@ class Repairer:
         self.scalar(request, "method", STRING, path, "")
         self.scalar(request, "url", STRING, path, "")
         url = request["url"]
-        if not _URI.match(url):
+        if not model.is_uri(url):
             quoted = quote_uri(url)
-            if _URI.match(quoted):
+            if model.is_uri(quoted):
                 request["url"] = quoted
                 self._warn(f"{path}.url", "characters a URI may not contain (RFC 3986)", f"percent-encoded: {quoted!r}")
             else:
@@ -318,7 +315,7 @@ class Repairer:
 
     def server_ip(self, entry: dict, path: str) -> None:
         value = entry.get("serverIPAddress")
-        if value is None or (isinstance(value, str) and _IP.match(value)):
+        if value is None or (isinstance(value, str) and model.is_ip(value)):
             if "serverIPAddress" in entry and value is None:
                 del entry["serverIPAddress"]
                 self._warn(f"{path}.serverIPAddress", "null address", "removed")
@@ -326,7 +323,7 @@ class Repairer:
         if value == "":
             del entry["serverIPAddress"]
             self._warn(f"{path}.serverIPAddress", "empty address", "removed")
-        elif isinstance(value, str) and _IP.match(value.strip("[]")):
+        elif isinstance(value, str) and model.is_ip(value.strip("[]")):
             entry["serverIPAddress"] = value.strip("[]")
             self._warn(f"{path}.serverIPAddress", f"bracketed IPv6 literal {value!r}", "brackets removed")
         else:

@@ -358,8 +358,8 @@ def _whole_view(raw: Any) -> model.Entry | None:
     its frame fields are `model.on_pattern`'s to check)."""
     try:
         view = _entry_decoder.decode(raw)
-    except (msgspec.ValidationError, RecursionError, UnicodeDecodeError):
-        return None
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return None  # DecodeError: invalid UTF-8 from msgspec 0.23 on (before it, UnicodeDecodeError)
     return view if _texts_ok(view) else None
 
 
@@ -448,13 +448,15 @@ def _decode_leniently(raw: Any, path: str, report: Report) -> Any:
         return msgspec.json.decode(raw)
     except RecursionError:
         return None
+    except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 raises either, by msgspec version
+        data = bytes(raw)
+    try:
+        text = data.decode()
     except UnicodeDecodeError as exc:
         report.add("warning", path, f"invalid UTF-8 ({_utf8(exc)})", "replaced with U+FFFD")
-        raw = bytes(raw).decode("utf-8", "replace")
-    except msgspec.DecodeError:
-        raw = bytes(raw)
+        text = data.decode("utf-8", "replace")
     try:  # the standard library's decoder lets a number that no float holds be kept as text
-        return json.loads(raw, parse_float=_finite_or_text, parse_constant=str)
+        return json.loads(text, parse_float=_finite_or_text, parse_constant=str)
     except (ValueError, RecursionError):
         return None
 

@@ -138,6 +138,8 @@ def test_extend_checks_dates_and_bytes_like_an_import():
               .replace(b"/X", b"/\xff")])  # bytes given to extend are decoded entry by entry
     assert len(s) == 2 and s.df["started"].notna().all()
     assert {i.path for i in s.report} >= {"log.entries[0].startedDateTime", "log.entries[1]"}
+    assert any("invalid UTF-8" in i.message for i in s.report)  # whether msgspec raises DecodeError (0.23) or not
+    assert s.entries[1]["request"]["url"] == "https://e.com/%EF%BF%BD"  # U+FFFD, percent-encoded by the URL repair
 
 
 def test_redacting_odd_websocket_messages_and_a_deep_page():

@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         "convert", _convert, "convert a HAR to HAR, gzipped HAR, Parquet or CSV",
         "Read FILE and write it as OUT; the format follows OUT's suffix:\n"
         "  .har / .har.gz   HAR 1.2 (every field kept, repairs applied)\n"
-        "  .parquet / .csv  the request table (one row per request; Parquet needs pyarrow)\n"
+        "  .parquet / .csv  the request table (one row per request)\n"
         "With --redact, credentials (Authorization, cookies, tokens in URLs and bodies) are\n"
         "replaced by [REDACTED] first, whatever the format.",
     )
@@ -242,8 +242,6 @@ def _convert(args: argparse.Namespace) -> int:
     from necto_nb.har.write import replacing
 
     suffix = _format(args.output, HAR_SUFFIXES + FRAME_SUFFIXES)
-    if suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
-        raise CliError("writing Parquet needs pyarrow, which is not installed: pip install pyarrow")
     session = _read(args.file)
     redactor = Redactor() if args.redact else None
     out = Path(args.output)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -27,11 +30,59 @@ def test_runtime_is_python_312():
     assert (BINDER / "runtime.txt").read_text().strip() == "python-3.12"
 
 
-def test_requirements_are_the_package_dependencies_for_python_312():
+def _dependencies(environment: dict[str, str] | None = None) -> dict[str, str]:
+    """[project.dependencies] that apply on Python 3.12 (or in `environment`): name -> specifier."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = [Requirement(d) for d in project["dependencies"]]
-    expected = {r.name.lower(): str(r.specifier) for r in declared if r.marker is None or r.marker.evaluate(PY312)}
-    assert _requirements() == expected
+    environment = PY312 if environment is None else environment
+    return {r.name.lower(): str(r.specifier) for r in declared if r.marker is None or r.marker.evaluate(environment)}
+
+
+def test_requirements_are_the_package_dependencies_for_python_312():
+    assert _requirements() == _dependencies()
+
+
+def _imported_modules(source: str) -> set[str]:
+    """Top-level names of the modules `source` imports, at any depth, and asks find_spec about."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("find_spec", "import_module")
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            names.add(node.args[0].value.split(".")[0])
+    return names
+
+
+def _notebook_source(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    code = ("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return "\n".join(line for cell in code for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def test_what_the_notebooks_and_the_package_import_is_a_dependency():
+    """Each third-party module the example notebooks or necto_nb import comes from a package the
+    README's install (and so Binder) installs, not one only the tests bring."""
+    sources = {str(p.relative_to(ROOT)): _notebook_source(p) for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
+    sources |= {str(p.relative_to(ROOT)): p.read_text() for p in sorted((ROOT / "necto_nb").rglob("*.py"))}
+    assert any(name.endswith(".ipynb") for name in sources), "no example notebooks found"
+    providers = importlib.metadata.packages_distributions()
+    declared = {name.replace("_", "-") for name in _dependencies(_this_python())}
+    missing = {}
+    for where, source in sources.items():
+        for module in _imported_modules(source) - set(sys.stdlib_module_names) - {"necto_nb"}:
+            packages = {p.lower().replace("_", "-") for p in providers.get(module, [])}
+            if not packages & declared:
+                missing.setdefault(module, (sorted(packages) or ["not installed here"], where))
+    assert not missing, "imported but not in [project.dependencies]: " + "; ".join(
+        f"{module} (from {', '.join(packages)}; imported in {where})" for module, (packages, where) in sorted(missing.items()))
+
+
+def _this_python() -> dict[str, str]:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return {"python_version": version, "python_full_version": f"{version}.{sys.version_info.micro}"}
 
 
 def test_post_build_is_an_executable_script():
@@ -89,7 +140,7 @@ def test_a_fresh_venv_with_the_binder_requirements_runs_the_package(tmp_path):
         "assert sys.version_info[:2] == (3, 12)\n"
         "with nn.demo.serve() as site:\n"
         "    assert httpx.get(site.url + '/api/items/1').json()['id'] == 1\n"
-        "import necto_nb.capture, plotly, itables, anywidget, jupyterlab\n"
+        "import necto_nb.capture, plotly, anywidget, jupyterlab, websockets, playwright, pyarrow\n"
         "print(len(nn.read_har({'log': {'version': '1.2', 'creator': {'name': 't', 'version': '1'}, 'entries': []}})))\n"
     )
     assert run(str(bin_dir / "python"), "-c", smoke, cwd=elsewhere).strip() == "0"

@@ -48,6 +48,12 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "error": ("string", "response._error or entry._error; status 0 without one says 'no response'"),
 }
 
+#: The columns `Runs.df` adds in front of `COLUMNS`: which file each row came from.
+RUN_COLUMNS: dict[str, tuple[str, str]] = {
+    "run": ("category", "the run: its file's name without the .har suffix, unique among the runs"),
+    "file": ("category", "the file's path or URL"),
+}
+
 PHASES = ["blocked", "dns", "connect", "ssl", "send", "wait", "receive"]
 
 _URL = re.compile(r"^(?:([A-Za-z][A-Za-z0-9+.\-]*):)?(?://([^/?#]*))?(.*)$", re.S)
@@ -243,6 +249,16 @@ class Builder:
 
 def empty() -> pd.DataFrame:
     return build([])
+
+
+def meta(runs: bool = False) -> pd.DataFrame:
+    """An empty frame with every column in its dtype (with `RUN_COLUMNS` first if `runs`):
+    what the Dask engine declares its partitions to be."""
+    df = empty()
+    if runs:
+        df.insert(0, "file", pd.Categorical([]))
+        df.insert(0, "run", pd.Categorical([]))
+    return df
 
 
 def build(views: Sequence[FrameEntry], start: int = 0) -> pd.DataFrame:

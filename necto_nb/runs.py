@@ -1,0 +1,399 @@
+"""Runs: many HAR files (a month of nightly test runs) as one frame, each file still a Session.
+
+`read_hars` reads every file's frame fields into one `frame.Builder`, so the frame is built
+once for a group of files, not once per file; groups are read in parallel processes. Each
+entry is kept as its JSON bytes, as a Session keeps it, so a run comes back as a Session
+with every field it was read with.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections import Counter
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from necto_nb import frame
+from necto_nb.har.entries import Entries
+from necto_nb.har.read import Rest, parse, paused_gc
+from necto_nb.har.report import HarError, Report
+from necto_nb.session import Session
+
+HAR_SUFFIXES = (".har", ".har.gz", ".zhar")
+#: Below this many bytes of HAR the files are read in this process: starting workers costs more.
+PARALLEL_FROM = 32 << 20
+#: Reads of at least this many files show a progress bar.
+PROGRESS_FROM = 100
+
+
+@dataclass
+class RunData:
+    """What a Session is made of, but its frame (which is in the Runs' frame): one file's
+    metadata, its report, and its entries' JSON bytes back to back."""
+
+    name: str
+    file: str
+    log: dict[str, Any]
+    pages: list[dict]
+    report: Report
+    data: bytes  # the entries, concatenated
+    ends: np.ndarray  # where each entry ends in `data`
+    page_ids: set[str] = field(default_factory=set)
+    folder: str | None = None
+    origin: list[int] | None = None  # each entry's position in the file, where some were set aside
+    pages_absent: bool = False
+
+    def raws(self) -> list[memoryview]:
+        view = memoryview(self.data)
+        starts = np.concatenate([[0], self.ends[:-1]]) if len(self.ends) else self.ends
+        return [view[a:b] for a, b in zip(starts.tolist(), self.ends.tolist())]
+
+
+def find_files(sources: Any) -> list[str]:
+    """The HAR files `sources` names: a glob, a folder (searched below for .har, .har.gz,
+    .zhar), a path, an fsspec URL (s3://..., globs too) or a list of those; in order, sorted
+    within a glob or folder."""
+    items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    if not items:
+        raise ValueError("read_hars: no sources given")
+    found: list[str] = []
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"read_hars: a path, glob, folder or URL, not {type(item).__name__}")
+        text = os.fspath(item)
+        if "://" in text and not text.startswith("file://"):
+            found += _remote(text)
+        elif Path(text).is_dir():
+            found += sorted(str(p) for p in Path(text).rglob("*") if p.name.lower().endswith(HAR_SUFFIXES))
+        elif glob.has_magic(text):
+            matched = sorted(glob.glob(text, recursive=True))
+            if not matched:
+                raise HarError(f"{text}: no files match")
+            found += matched
+        else:
+            found.append(text.removeprefix("file://"))
+    if not found:
+        raise HarError(f"{', '.join(map(str, items))}: no HAR files there")
+    return found
+
+
+def _remote(url: str) -> list[str]:
+    import fsspec  # comes with dask
+
+    try:
+        fs, _, paths = fsspec.core.get_fs_token_paths(url)
+    except (ImportError, ValueError) as exc:  # a protocol whose package is missing (s3fs), or unknown
+        raise HarError(f"{url}: {exc}") from None
+    if not paths:
+        raise HarError(f"{url}: no files match")
+    return sorted(fs.unstrip_protocol(p) for p in paths)
+
+
+def run_names(files: Sequence[str]) -> list[str]:
+    """Each file's name without its HAR suffix; where two share one, with the folders below
+    the one all files share (nightly/11-01/run1.har and nightly/11-02/run1.har give
+    11-01/run1 and 11-02/run1); a file listed twice gets ~2."""
+    stems = [_stem(f) for f in files]
+    counts = Counter(stems)
+    parents = [os.path.dirname(f.split("://", 1)[-1]) for f in files]
+    try:
+        common = os.path.commonpath(parents) if len(files) > 1 else ""
+    except ValueError:  # absolute and relative paths mixed
+        common = ""
+    names = []
+    for stem, parent in zip(stems, parents):
+        below = os.path.relpath(parent, common) if common and parent else parent
+        names.append(f"{below}/{stem}" if counts[stem] > 1 and below not in ("", ".") else stem)
+    seen: Counter = Counter()
+    for i, name in enumerate(names):
+        seen[name] += 1
+        if seen[name] > 1:
+            names[i] = f"{name}~{seen[name]}"
+    return names
+
+
+def _stem(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in sorted(HAR_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _load(file: str) -> Any:
+    """A local path as itself (side-file bodies are found beside it), a URL as its bytes."""
+    if "://" not in file:
+        return file
+    import fsspec
+
+    try:
+        with fsspec.open(file, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise HarError(f"{file}: cannot read ({exc})") from None
+
+
+def read_group(files: Sequence[tuple[str, str]]) -> tuple[pd.DataFrame, list[RunData], list[tuple[str, str]]]:
+    """Read `(run, file)` pairs into one frame (with `run` and `file` columns), the runs' other
+    parts, and `(file, what was wrong)` for each file that could not be read."""
+    builder = frame.Builder()
+    runs, failed, sizes = [], [], []
+    with paused_gc():
+        for run, file in files:
+            chunks: list = []
+            try:
+                parsed = parse(_load(file), chunks.append, name=_stem(file) if "://" in file else None)
+            except (HarError, OSError) as exc:  # the message without the name the reader gave the file
+                failed.append((file, str(exc).removeprefix(f"{_stem(file) if '://' in file else file}: ")
+                               .removeprefix(f"{Path(file).name}: ")))
+                continue
+            except RecursionError:
+                failed.append((file, "nested too deeply to read"))
+                continue
+            for views in chunks:  # added once the whole file read: a failure leaves no rows behind
+                builder.add(views)
+            raws = parsed.entries.raws()
+            ends = np.cumsum([len(r) for r in raws], dtype=np.int64)
+            runs.append(RunData(run, file, parsed.log, parsed.pages, parsed.report, b"".join(raws), ends,
+                                parsed.rest.page_ids, str(parsed.folder) if parsed.folder else None,
+                                parsed.rest.origin, parsed.pages_absent))
+            sizes.append(len(raws))
+        df = builder.frame()
+    counts = np.asarray(sizes, dtype=np.int64)
+    df.index = pd.Index(np.concatenate([np.arange(n) for n in counts]) if len(counts) else [], dtype="int64",
+                        name="entry")
+    df.insert(0, "file", pd.Categorical.from_codes(np.repeat(np.arange(len(runs)), counts), [r.file for r in runs]))
+    df.insert(0, "run", pd.Categorical.from_codes(np.repeat(np.arange(len(runs)), counts), [r.name for r in runs]))
+    return df, runs, failed
+
+
+class Runs:
+    """Many HAR files read as one: `df` has every column of `Session.df` plus `run` (the
+    file's name without its suffix) and `file`; its index is each entry's position in its run.
+
+    `runs[name]` is that run as a Session (lossless, as `read_har` gives it); iterating gives
+    every run's Session in order; `runs[[names]]`, `runs.where(mask)` and `runs.head(n)`
+    select runs. `report` names the files that could not be read.
+    """
+
+    def __init__(self, df: pd.DataFrame, runs: Sequence[RunData], report: Report | None = None) -> None:
+        self.df = df
+        self._runs = {r.name: r for r in runs}
+        self.report = report if report is not None else Report()
+        sizes = np.array([len(r.ends) for r in runs], dtype=np.int64)
+        self._ends = dict(zip(self._runs, np.cumsum(sizes).tolist()))
+        self._sizes = dict(zip(self._runs, sizes.tolist()))
+
+    # -- what is in it -----------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._runs)
+
+    @property
+    def files(self) -> list[str]:
+        return [r.file for r in self._runs.values()]
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._runs
+
+    def __iter__(self) -> Iterator[Session]:
+        return map(self.session, self._runs)
+
+    def __getitem__(self, key: str | Sequence[str] | slice) -> Session | Runs:
+        if isinstance(key, str):
+            return self.session(key)
+        if isinstance(key, slice):
+            return self.select(self.names[key])
+        return self.select(key)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per run: its file, first start, entries, failed requests (status 0 or >= 400),
+        summed request time and bytes on the wire, and how many issues its import reported."""
+        df = self.df
+        grouped = df.groupby("run", observed=True, sort=False)
+        table = pd.DataFrame({
+            "started": grouped["started"].min(),
+            "entries": grouped.size(),
+            "failed": ((df["status"] == 0) | (df["status"] >= 400)).groupby(df["run"], observed=True).sum(),
+            "time": grouped["time"].sum(),
+            "transfer_size": grouped["transfer_size"].sum(),
+        }).reindex(pd.Index(self.names, name="run"))
+        table.insert(0, "file", self.files)
+        table["entries"] = table["entries"].fillna(0).astype("int64")
+        table["issues"] = [len(r.report) for r in self._runs.values()]
+        return table
+
+    # -- selecting ---------------------------------------------------------------------
+
+    def select(self, names: Iterable[str]) -> Runs:
+        """The runs named, in the order given."""
+        names = list(names)
+        missing = [n for n in names if n not in self._runs]
+        if missing:
+            raise KeyError(f"no run {missing[0]!r} (runs: {_some(self.names)})")
+        positions = np.concatenate([np.arange(self._ends[n] - self._sizes[n], self._ends[n]) for n in names]
+                                   ) if names else np.empty(0, np.int64)
+        df = self.df.iloc[positions]
+        df = df.assign(run=df["run"].cat.set_categories(names),
+                       file=df["file"].cat.set_categories([self._runs[n].file for n in names]))
+        return Runs(df, [self._runs[n] for n in names], self.report)
+
+    def where(self, condition: pd.Series | Callable[[pd.DataFrame], pd.Series] | Iterable[bool]) -> Runs:
+        """The runs where `condition` holds: a boolean Series indexed by run (made from
+        `summary`, or from `df` grouped by run), a function of `summary` giving one, or a
+        boolean per run in order. `runs.where(lambda s: s.started < "2026-11-14")`."""
+        if callable(condition):
+            condition = condition(self.summary)
+        if isinstance(condition, pd.Series):
+            unknown = set(condition.index) - set(self._runs)
+            if unknown:
+                raise KeyError(f"where: no run {sorted(map(str, unknown))[0]!r}")
+            keep = condition.reindex(self.names).fillna(False).astype(bool).to_numpy()
+        else:
+            keep = np.asarray(list(condition), dtype=bool)
+            if len(keep) != len(self):
+                raise ValueError(f"where: {len(keep)} booleans for {len(self)} runs")
+        return self.select([n for n, k in zip(self.names, keep) if k])
+
+    def head(self, n: int = 5) -> Runs:
+        return self.select(self.names[:n])
+
+    # -- one run -----------------------------------------------------------------------
+
+    def session(self, name: str) -> Session:
+        """Run `name` as a Session, with its entries, pages, log and report as read."""
+        try:
+            run = self._runs[name]
+        except KeyError:
+            raise KeyError(f"no run {name!r} (runs: {_some(self.names)})") from None
+        end = self._ends[name]
+        rows = self.df.iloc[end - self._sizes[name]:end].drop(columns=list(frame.RUN_COLUMNS))
+        rows = rows.assign(**{c: rows[c].cat.remove_unused_categories()
+                              for c, (dtype, _) in frame.COLUMNS.items() if dtype == "category"})
+        session = Session(run.name)
+        entries = Entries(run.raws())
+        session.log, session.pages, session._report = run.log, list(run.pages), Report(run.report)
+        session.folder = Path(run.folder) if run.folder else None
+        session._pages_absent, session._entries, session._frames = run.pages_absent, entries, [rows]
+        session._rest = Rest(run.name, entries, session._report, run.page_ids, session.folder, run.origin)
+        return session
+
+    def sessions(self) -> list[Session]:
+        return list(self)
+
+    # -- keeping -----------------------------------------------------------------------
+
+    def to_parquet(self, path: str | os.PathLike, **options: Any) -> Path:
+        """Write a Parquet dataset partitioned by run; see `necto_nb.parquet.write_parquet`."""
+        from necto_nb.parquet import write_parquet
+
+        return write_parquet(self, path, **options)
+
+    def __repr__(self) -> str:
+        failed = f", {len(self.report.errors)} file(s) unreadable" if self.report.errors else ""
+        return f"<Runs: {len(self)} runs, {len(self.df)} entries{failed}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(repr(self))}</p>" + self.summary.head(20)._repr_html_()
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(map(repr, names[:5])) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def read_hars(sources: Any, *, engine: str = "pandas", progress: bool | None = None,
+              workers: int | None = None, files_per_partition: int = 64) -> Any:
+    """Read many HAR files as one: `Runs` (engine="pandas") or a `dask.dataframe.DataFrame`
+    (engine="dask", computed by the active Dask client; see `necto_nb.dask_engine`).
+
+    `sources`: a glob (`"nightly/2026-11-*/*.har"`), a folder, a path, an fsspec URL
+    (`s3://...`, needs fsspec) or a list of them. A file that cannot be read is named in
+    `runs.report` with its error; the others are read. Large reads run in `workers`
+    processes (default: one per core) and show a progress bar unless `progress=False`.
+    """
+    files = find_files(sources)
+    names = run_names(files)
+    if engine == "dask":
+        from necto_nb.dask_engine import read_hars as read_dask
+
+        return read_dask(list(zip(names, files)), files_per_partition=files_per_partition)
+    if engine != "pandas":
+        raise ValueError(f"engine={engine!r}: 'pandas' or 'dask'")
+    pairs = list(zip(names, files))
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(files) > 1 and _size(files) >= PARALLEL_FROM:
+        size = -(-len(pairs) // (workers * 4))  # a few groups a worker, so none waits for the last
+        results = _parallel([pairs[i:i + size] for i in range(0, len(pairs), size)], workers, progress)
+    else:
+        bar = _bar(len(files), progress)
+        results = []
+        for start in range(0, len(pairs), 32):
+            results.append(read_group(pairs[start:start + 32]))
+            if bar is not None:
+                bar.update(len(pairs[start:start + 32]))
+        if bar is not None:
+            bar.close()
+    return _combine(results, pairs)
+
+
+def _size(files: Sequence[str]) -> int:
+    return sum(os.path.getsize(f) for f in files if "://" not in f and os.path.isfile(f)) or 0
+
+
+def _bar(total: int, progress: bool | None):
+    if progress or (progress is None and total >= PROGRESS_FROM):
+        from tqdm.auto import tqdm  # only for long reads: tqdm.auto costs an ipywidgets import
+
+        return tqdm(total=total, desc="read_hars", unit="file", leave=False)
+    return None
+
+
+def _parallel(groups: list, workers: int, progress: bool | None) -> list:
+    """Read `groups` in `workers` processes (forkserver: a kernel's threads are not forked)."""
+    from concurrent.futures import as_completed
+
+    bar = _bar(sum(map(len, groups)), progress)
+    with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
+        futures = {pool.submit(read_group, group): i for i, group in enumerate(groups)}
+        results: list = [None] * len(groups)
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if bar is not None:
+                bar.update(len(groups[futures[future]]))
+    if bar is not None:
+        bar.close()
+    return results
+
+
+def _combine(results: list, pairs: list[tuple[str, str]]) -> Runs:
+    """The groups (consecutive files, in order) as one Runs."""
+    report = Report()
+    failed = dict(f for _, _, fails in results for f in fails)
+    for _, file in pairs:
+        if file in failed:
+            report.add("error", file, failed[file], "skipped")
+    runs = [r for _, group, _ in results for r in group]
+    frames = [df for df, _, _ in results if len(df)]
+    df = frames[0] if len(frames) == 1 else frame.concat(frames) if frames else frame.meta(runs=True)
+    # frame.concat unifies the categories of COLUMNS; `run` and `file` are one per group
+    df = df.assign(run=pd.Categorical(df["run"], categories=[r.name for r in runs]),
+                   file=pd.Categorical(df["file"], categories=[r.file for r in runs]))
+    return Runs(df, runs, report)
+
+
+__all__ = ["Runs", "find_files", "read_hars", "run_names"]

@@ -1,0 +1,143 @@
+"""read_hars: many HAR files as one frame, each file still a lossless Session."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import necto_nb as nn
+from necto_nb import frame
+from necto_nb.runs import read_group, run_names
+from tests.conftest import corpus_files
+from tests.core.har_factory import entry, har
+
+
+def nightly(folder: Path, days: int = 3, per_day: int = 2) -> list[Path]:
+    """days/2026-11-DD/runN.har, each with a different number of entries."""
+    written = []
+    for day in range(1, days + 1):
+        for run in range(1, per_day + 1):
+            path = folder / f"2026-11-{day:02d}" / f"run{run}.har"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            entries = [entry(f"https://example.com/{day}/{run}/{i}", time=10.0 * day + i) for i in range(day + run)]
+            path.write_text(json.dumps(har(*entries)))
+            written.append(path)
+    return written
+
+
+def test_one_frame_with_run_and_file_in_front_of_the_session_columns(tmp_path):
+    files = nightly(tmp_path)
+    runs = nn.read_hars(str(tmp_path / "2026-11-*" / "*.har"), progress=False)
+    assert list(runs.df.columns) == [*frame.RUN_COLUMNS, *frame.COLUMNS]
+    assert [str(t) for t in runs.df.dtypes] == [*("category", "category"), *(d for d, _ in frame.COLUMNS.values())]
+    assert len(runs) == 6 and len(runs.df) == sum(d + r for d in (1, 2, 3) for r in (1, 2))
+    # run names: the stems clash (run1, run2 every day), so the folder names them
+    assert runs.names == [f"2026-11-{d:02d}/run{r}" for d in (1, 2, 3) for r in (1, 2)]
+    assert list(runs.df["file"].cat.categories) == [str(f) for f in files]
+    assert runs.df.groupby("run", observed=True).size().tolist() == [2, 3, 3, 4, 4, 5]
+    assert runs.df.loc[runs.df.run == "2026-11-03/run2"].index.tolist() == list(range(5))
+
+
+def test_a_run_is_the_session_read_har_gives(corpus):
+    # broken__ files cannot be read; the k6 file's missing start is repaired to the time of reading
+    files = [f for f in corpus_files() if not f.name.startswith(("broken__", "odd__har-to-k6"))]
+    runs = nn.read_hars(files, progress=False)
+    assert len(runs) == len(files) > 20
+    for path, name in zip(files, runs.names):
+        alone, run = nn.read_har(path), runs[name]
+        # the same rows and dtypes; categories are those of all the runs, in their order
+        pd.testing.assert_frame_equal(run.df, alone.df, check_categorical=False)
+        assert run.to_har() == alone.to_har(), path.name
+        assert [str(i) for i in run.report] == [str(i) for i in alone.report], path.name
+        assert run.pages == alone.pages and run.log == alone.log
+    assert len(runs.df) == sum(len(nn.read_har(f)) for f in files)
+
+
+def test_an_unreadable_file_is_reported_and_the_others_read(tmp_path, corpus):
+    good = nightly(tmp_path, days=1)
+    bad = corpus / "broken__harviewer-not-json.har"
+    runs = nn.read_hars([*map(str, good), str(bad)], progress=False)
+    assert len(runs) == 2 and runs.names == ["run1", "run2"]
+    [issue] = runs.report
+    assert issue.severity == "error" and issue.path == str(bad) and "invalid JSON" in issue.message
+    assert "1 file(s) unreadable" in repr(runs)
+
+
+def test_sources_folder_list_gzip_and_errors(tmp_path):
+    nightly(tmp_path, days=2, per_day=1)
+    (tmp_path / "extra.har.gz").write_bytes(gzip.compress(json.dumps(har(entry())).encode()))
+    (tmp_path / "notes.txt").write_text("not a HAR")
+    runs = nn.read_hars(tmp_path, progress=False)  # a folder: HAR files below it, sorted
+    assert runs.names == ["2026-11-01/run1", "2026-11-02/run1", "extra"]
+    assert "extra" in runs and len(runs["extra"]) == 1
+    with pytest.raises(nn.HarError, match="no files match"):
+        nn.read_hars(str(tmp_path / "*.nothing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(nn.HarError, match="no HAR files there"):
+        nn.read_hars(tmp_path / "empty")
+    missing = tmp_path / "missing.har"
+    runs = nn.read_hars([tmp_path / "2026-11-01", missing], progress=False)
+    assert runs.names == ["run1"] and runs.report[0].path == str(missing) and "cannot read" in runs.report[0].message
+    with pytest.raises(TypeError, match="not int"):
+        nn.read_hars([1])
+    with pytest.raises(ValueError, match="engine='spark'"):
+        nn.read_hars(tmp_path, engine="spark")
+
+
+def test_run_names_are_stems_made_unique_by_their_folders():
+    assert run_names(["a/x.har", "a/y.har.gz", "a/z.zhar"]) == ["x", "y", "z"]
+    assert run_names(["n/01/run.har", "n/02/run.har", "n/02/other.har"]) == ["01/run", "02/run", "other"]
+    assert run_names(["a/x.har", "a/x.har"]) == ["x", "x~2"]
+
+
+def test_selecting_runs(tmp_path):
+    nightly(tmp_path)
+    runs = nn.read_hars(tmp_path, progress=False)
+    early = runs.where(lambda s: s.entries <= 3)
+    assert early.names == ["2026-11-01/run1", "2026-11-01/run2", "2026-11-02/run1"]
+    assert set(early.df["run"]) == set(early.names) and list(early.df["run"].cat.categories) == early.names
+    by_mask = runs.where(runs.df.groupby("run", observed=True).time.max() > 30)
+    assert by_mask.names == ["2026-11-03/run1", "2026-11-03/run2"]
+    picked = runs[["2026-11-02/run2", "2026-11-01/run1"]]
+    assert picked.names == ["2026-11-02/run2", "2026-11-01/run1"]
+    assert picked.df.groupby("run", observed=True, sort=False).size().tolist() == [4, 2]
+    assert picked["2026-11-01/run1"].df.url.tolist() == runs["2026-11-01/run1"].df.url.tolist()
+    assert runs[:2].names == runs.names[:2] and runs.head(1).names == runs.names[:1]
+    assert [s.name for s in runs] == runs.names and all(isinstance(s, nn.Session) for s in runs)
+    with pytest.raises(KeyError, match="no run 'nope'"):
+        runs["nope"]
+    with pytest.raises(ValueError, match="2 booleans for 6 runs"):
+        runs.where([True, False])
+    summary = runs.summary
+    assert summary.index.tolist() == runs.names and summary["entries"].tolist() == [2, 3, 3, 4, 4, 5]
+    assert summary["file"].tolist() == runs.files
+
+
+def test_parallel_workers_give_the_same_runs(tmp_path, monkeypatch):
+    files = nightly(tmp_path, days=4, per_day=3)
+    serial = nn.read_hars(files, progress=False, workers=1)
+    monkeypatch.setattr("necto_nb.runs.PARALLEL_FROM", 0)  # real processes on a few small files
+    parallel = nn.read_hars(files, progress=False, workers=2)
+    pd.testing.assert_frame_equal(parallel.df, serial.df)
+    assert parallel.names == serial.names
+    assert all(parallel[n].to_har() == serial[n].to_har() for n in serial.names)
+
+
+def test_a_failing_file_leaves_no_rows_in_its_group(tmp_path):
+    good = tmp_path / "good.har"
+    good.write_text(json.dumps(har(entry())))
+    bad = tmp_path / "bad.har"
+    bad.write_text('{"log": {"entries": [')
+    df, runs, failed = read_group([("bad", str(bad)), ("good", str(good))])
+    assert len(df) == 1 and [r.name for r in runs] == ["good"] and failed[0][0] == str(bad)
+    assert "ends early" in failed[0][1]
+
+
+def test_progress_bar_over_files(tmp_path, capsys):
+    nightly(tmp_path, days=1)
+    nn.read_hars(tmp_path, progress=True)
+    assert "read_hars" in capsys.readouterr().err

@@ -85,15 +85,21 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("-q", "--quiet", action="store_true", help="one line per file, no issue list")
 
     convert = command(
-        "convert", _convert, "convert a HAR to HAR, gzipped HAR, Parquet or CSV",
+        "convert", _convert, "convert HAR files to HAR, gzipped HAR, Parquet or CSV, or many to a dataset",
         "Read FILE and write it as OUT; the format follows OUT's suffix:\n"
         "  .har / .har.gz   HAR 1.2 (every field kept, repairs applied)\n"
         "  .parquet / .csv  the request table (one row per request)\n"
+        "  FOLDER/          a Parquet dataset partitioned by run: the request table of every\n"
+        "                   file and each entry's JSON (nn.read_parquet reads it back); FILE\n"
+        "                   may then be several files, folders or quoted globs ('runs/*.har').\n"
+        "                   Runs already in the dataset with the same names are replaced.\n"
         "With --redact, credentials (Authorization, cookies, tokens in URLs and bodies) are\n"
         "replaced by [REDACTED] first, whatever the format.",
     )
-    convert.add_argument("file", metavar="FILE", help="HAR to read ('-' for standard input)")
-    convert.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write (.har, .har.gz, .parquet, .csv)")
+    convert.add_argument("files", nargs="+", metavar="FILE",
+                         help="HAR to read ('-' for standard input); for a dataset, files, folders or globs")
+    convert.add_argument("-o", "--output", required=True, metavar="OUT",
+                         help="file to write (.har, .har.gz, .parquet, .csv) or dataset folder (ending in /)")
     convert.add_argument("--redact", action="store_true", help="replace credentials with [REDACTED]")
     convert.add_argument("--bodies", choices=["all", "text", "none"], default="all",
                          help="bodies to keep in a HAR: all, text (drop binary) or none (default: %(default)s)")
@@ -220,12 +226,13 @@ def _validate(args: argparse.Namespace) -> int:
 # -- convert --------------------------------------------------------------------------
 
 
-def _format(path: str, allowed: tuple[str, ...]) -> str:
+def _format(path: str, allowed: tuple[str, ...], folder: bool = False) -> str:
     lowered = path.lower()
     for suffix in sorted(allowed, key=len, reverse=True):
         if lowered.endswith(suffix):
             return suffix
-    raise CliError(f"cannot tell the format of {path}: give a name ending in {', '.join(allowed)}")
+    also = " (or a dataset folder ending in /)" if folder else ""
+    raise CliError(f"cannot tell the format of {path}: give a name ending in {', '.join(allowed)}{also}")
 
 
 def _read(name: str):
@@ -237,12 +244,21 @@ def _read(name: str):
         raise CliError(f"cannot read {name}: {e}") from None
 
 
+def _is_dataset(out: str) -> bool:
+    return out.endswith(("/", os.sep)) or Path(out).is_dir()
+
+
 def _convert(args: argparse.Namespace) -> int:
     from necto_nb import Redactor, read_har
     from necto_nb.har.write import replacing
 
-    suffix = _format(args.output, HAR_SUFFIXES + FRAME_SUFFIXES)
-    session = _read(args.file)
+    if _is_dataset(args.output):
+        return _convert_to_dataset(args)
+    suffix = _format(args.output, HAR_SUFFIXES + FRAME_SUFFIXES, folder=True)
+    if len(args.files) > 1:
+        raise CliError(f"{len(args.files)} files go to a dataset, not to one {suffix} file: "
+                       "give a folder ending in /, e.g. -o history/")
+    session = _read(args.files[0])
     redactor = Redactor() if args.redact else None
     out = Path(args.output)
     try:
@@ -262,6 +278,27 @@ def _convert(args: argparse.Namespace) -> int:
     note = f", {replaced} credential(s) redacted" if redactor is not None else ""
     print(f"wrote {_entries(len(session))} to {out}{note}")
     return OK
+
+
+def _convert_to_dataset(args: argparse.Namespace) -> int:
+    """Many HAR files to a Parquet dataset; an unreadable file is reported, the others kept."""
+    from necto_nb import HarError, read_hars
+
+    if "-" in args.files:
+        raise CliError("a dataset is made from files, not standard input")
+    if args.redact or args.bodies != "all":
+        raise CliError("--redact and --bodies apply to one file; a dataset keeps the entries as read")
+    try:
+        runs = read_hars(args.files)
+        runs.to_parquet(args.output)
+    except HarError as e:
+        raise CliError(str(e)) from None
+    except OSError as e:
+        raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
+    for issue in runs.report:
+        print(f"{issue.path}: cannot be read: {issue.message}", file=sys.stderr)
+    print(f"wrote {len(runs)} run(s), {_entries(len(runs.df))} to {args.output}")
+    return ERRORS if runs.report.errors else OK
 
 
 # -- diff -----------------------------------------------------------------------------

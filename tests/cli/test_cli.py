@@ -176,7 +176,8 @@ def test_convert_reads_standard_input_and_the_bodies_option(script, corpus, tmp_
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-o", "out.json"], "cannot tell the format of out.json: give a name ending in .har, .har.gz, .parquet, .csv"),
+        (["-o", "out.json"], "cannot tell the format of out.json: give a name ending in .har, .har.gz, .parquet, .csv "
+                             "(or a dataset folder ending in /)"),
         (["-o", "no/such/folder/out.har"], "cannot write no/such/folder/out.har"),
     ],
 )
@@ -191,6 +192,27 @@ def test_convert_an_unreadable_file(script, corpus, tmp_path):
     assert result.returncode == 2
     assert f"cannot read {corpus / BROKEN}: " in result.stderr.decode()
     assert not (tmp_path / "x.har").exists()
+
+
+def test_convert_many_files_to_a_dataset(script, corpus, tmp_path):
+    history = tmp_path / "history"
+    result = run(script, "convert", str(corpus / "*.har"), "-o", f"{history}/")
+    assert result.returncode == 2, out(result)  # the broken__ files: named, the others written
+    assert f"{corpus / BROKEN}: cannot be read: " in result.stderr.decode()
+    runs = nn.read_parquet(history)
+    readable = [p for p in sorted(corpus.glob("*.har")) if not p.name.startswith("broken__")]
+    assert runs.names == [p.stem for p in readable]
+    assert f"wrote {len(readable)} run(s), {len(runs.df)} entries to {history}/" in result.stdout.decode()
+    assert runs[Path(VALID).stem].to_har()["log"]["entries"] == nn.read_har(corpus / VALID).to_har()["log"]["entries"]
+    again = run(script, "convert", str(corpus / VALID), "-o", str(history))  # an existing folder: a dataset
+    assert again.returncode == 0, out(again)
+    assert nn.read_parquet(history).names == [p.stem for p in readable]  # the same run, replaced
+
+
+def test_convert_several_files_need_a_folder(script, corpus, tmp_path):
+    result = run(script, "convert", str(corpus / VALID), str(corpus / WARNED), "-o", str(tmp_path / "x.parquet"))
+    assert result.returncode == 2
+    assert "2 files go to a dataset, not to one .parquet file: give a folder ending in /" in result.stderr.decode()
 
 
 # -- capture, demo and lab: long-running commands ---------------------------------------------

@@ -4,6 +4,7 @@
     s = nn.read_har("devtools.har")
     s.report, s.df
     s.to_har("bug.har", rows=s.df[s.df.status >= 500], redact=True)
+    runs = nn.read_hars("nightly/*.har")   # many files as one frame; runs["name"] is a Session
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ __version__ = "0.1.0"
 from necto_nb import frame
 from necto_nb.har.redact import Redactor
 from necto_nb.har.report import HarError, Issue, Report
+from necto_nb.parquet import read_parquet
+from necto_nb.runs import Runs, read_hars
 from necto_nb.session import Session, concat, read_har
 from necto_nb.urlscan import UrlscanError, read_urlscan
 
@@ -21,10 +24,13 @@ __all__ = [
     "Issue",
     "Redactor",
     "Report",
+    "Runs",
     "Session",
     "concat",
     "frame",
     "read_har",
+    "read_hars",
+    "read_parquet",
     "read_urlscan",
     "UrlscanError",
     "demo",

@@ -1,0 +1,47 @@
+"""read_hars(..., engine="dask"): the runs' frame as a Dask DataFrame, read on the workers.
+
+Each partition is a group of files read by `runs.read_group` on whichever worker the active
+Dask client (a `LocalCluster`, a remote scheduler) gives it; only the frame leaves the
+worker, never the entries. The partitions' meta is `frame.meta(runs=True)`, the same
+columns and dtypes as `Runs.df` (categories unknown until computed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from necto_nb import frame
+from necto_nb.har.report import HarError
+from necto_nb.runs import read_group
+
+
+def meta() -> pd.DataFrame:
+    """`Runs.df` with no rows, its categoricals marked as having unknown categories."""
+    from dask.dataframe.utils import clear_known_categories
+
+    return clear_known_categories(frame.meta(runs=True))
+
+
+def read_partition(group: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """One partition: the frame of a group of `(run, file)`; an unreadable file fails the
+    computation, naming the file (a partial history would be silently wrong)."""
+    df, _, failed = read_group(group)
+    if failed:
+        file, error = failed[0]
+        raise HarError(f"{file}: {error}")
+    return df if len(df) else frame.meta(runs=True)
+
+
+def read_hars(pairs: Sequence[tuple[str, str]], *, files_per_partition: int = 64):
+    """A Dask DataFrame over `(run, file)` pairs, `files_per_partition` files a partition."""
+    import dask.dataframe as dd
+
+    if files_per_partition < 1:
+        raise ValueError(f"files_per_partition={files_per_partition}: at least 1")
+    groups = [list(pairs[i:i + files_per_partition]) for i in range(0, len(pairs), files_per_partition)]
+    return dd.from_map(read_partition, groups, meta=meta(), label="read-hars", enforce_metadata=False)
+
+
+__all__ = ["meta", "read_hars", "read_partition"]

@@ -1,0 +1,59 @@
+"""read_hars(engine="dask") on a real LocalCluster started here: the same frame as the pandas engine."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import necto_nb as nn
+from necto_nb import frame
+from tests.conftest import corpus_files
+from tests.core.har_factory import entry, har
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  memory_limit="2GiB") as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def readable(corpus):
+    # broken__ files cannot be read; the k6 file's missing start is repaired to the time of reading
+    return [str(f) for f in corpus_files() if not f.name.startswith(("broken__", "odd__har-to-k6"))]
+
+
+def test_the_same_rows_and_dtypes_as_the_pandas_engine(client, readable):
+    ddf = nn.read_hars(readable, engine="dask", files_per_partition=5)
+    assert ddf.npartitions == -(-len(readable) // 5)
+    assert list(ddf.columns) == [*frame.RUN_COLUMNS, *frame.COLUMNS]
+    assert [str(t) for t in ddf.dtypes] == [str(t) for t in nn.read_hars(readable).df.dtypes]
+    got = ddf.compute()
+    expected = nn.read_hars(readable, progress=False).df
+    assert set(client.run(lambda: 1)) and len(client.scheduler_info()["workers"]) == 2
+    pd.testing.assert_frame_equal(got, expected, check_categorical=False)
+    assert [str(t) for t in got.dtypes] == [str(t) for t in expected.dtypes]
+
+
+def test_aggregations_run_on_the_workers(client, readable):
+    ddf = nn.read_hars(readable, engine="dask", files_per_partition=4)
+    per_run = ddf.groupby("run", observed=True)["time"].sum().compute()
+    expected = nn.read_hars(readable, progress=False).df.groupby("run", observed=True)["time"].sum()
+    pd.testing.assert_series_equal(per_run.sort_index(), expected.sort_index(), check_categorical=False,
+                                   check_index_type=False)
+    tasks = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.transition_log))
+    assert tasks > 0
+
+
+def test_an_unreadable_file_fails_the_computation_naming_it(client, tmp_path):
+    (tmp_path / "good.har").write_text(json.dumps(har(entry())))
+    (tmp_path / "bad.har").write_text('{"log": ')
+    ddf = nn.read_hars(tmp_path, engine="dask")
+    with pytest.raises(nn.HarError, match=f"{tmp_path / 'bad.har'}: invalid JSON"):
+        ddf.compute()

@@ -2,7 +2,7 @@
 and each entry's JSON, so a run read back is the Session it was.
 
     history/
-      run=2026-11-01/part-0.parquet   entry, every column of `frame.COLUMNS`, har (the entry's JSON)
+      run=2026-11-01/part-0.parquet   entry, every column of `frame.COLUMNS`, har (the entry's JSON text)
       run=2026-11-02/part-0.parquet
       _runs.parquet                   one row per run: file, log, pages, report (readers skip "_" files)
 
@@ -69,7 +69,7 @@ def _schema():
     types = {"category": pa.string(), "string": pa.large_string(), "Int64": pa.int64(), "float64": pa.float64(),
              "datetime64[ns, UTC]": pa.timestamp("ns", tz="UTC")}
     return pa.schema([*((name, types[dtype]) for name, (dtype, _) in frame.COLUMNS.items()),
-                      ("entry", pa.int64()), ("har", pa.large_binary())])
+                      ("entry", pa.int64()), ("har", pa.large_string())])
 
 
 def _har_column(runs: Runs):
@@ -82,8 +82,8 @@ def _har_column(runs: Runs):
         ends.append(run.ends + base)
         base += len(run.data)
     offsets = np.concatenate(ends)
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1,
-                                            [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
+    # JSON text, UTF-8 checked on import: a string column, so SQL engines read it as JSON
+    return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
 
 
 def _write_runs(runs: Runs, out: Path) -> None:

@@ -42,7 +42,7 @@ def test_the_dataset_is_partitioned_by_run_and_readable_by_pyarrow(runs, tmp_pat
     table = ds.dataset(tmp_path / "history", format="parquet", partitioning="hive").to_table()
     assert table.num_rows == len(runs.df)
     assert {"run", "entry", "har", *nn.frame.COLUMNS} == set(table.column_names)
-    first = json.loads(table.filter(ds.field("entry") == 0).column("har")[0].as_py())
+    first = json.loads(table.filter(ds.field("entry") == 0).column("har")[0].as_py())  # JSON text
     assert "request" in first and "timings" in first
 
 
@@ -72,6 +72,10 @@ def test_duckdb_queries_the_dataset(runs, tmp_path):
     got = slowest.set_index("run").loc[expected.index]
     assert got["requests"].tolist() == expected["requests"].tolist()
     pd.testing.assert_series_equal(got["median_ms"], expected["median_ms"], check_names=False, check_index=False)
+    methods = duckdb.sql(f"""
+        SELECT json_extract_string(har, '$.request.method') AS method, count(*) AS n
+        FROM read_parquet('{tmp_path}/history/*/*.parquet') GROUP BY 1""").df()
+    assert dict(zip(methods["method"], methods["n"])) == runs.df["method"].value_counts().to_dict()
 
 
 def test_errors_name_the_folder(tmp_path):

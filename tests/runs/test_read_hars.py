@@ -141,3 +141,19 @@ def test_progress_bar_over_files(tmp_path, capsys):
     nightly(tmp_path, days=1)
     nn.read_hars(tmp_path, progress=True)
     assert "read_hars" in capsys.readouterr().err
+
+
+def test_fsspec_urls_and_their_globs():
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    for name in ("a", "b"):
+        memory.pipe(f"/necto-test/{name}.har", json.dumps(har(entry(f"https://example.com/{name}"))).encode())
+    try:
+        runs = nn.read_hars("memory://necto-test/*.har", progress=False)
+        assert runs.names == ["a", "b"] and all(f.startswith("memory://") for f in runs.files)
+        assert runs["b"].df.url.tolist() == ["https://example.com/b"]
+        with pytest.raises(nn.HarError, match="no files match"):
+            nn.read_hars("memory://necto-test/*.zhar")
+    finally:
+        memory.rm("/necto-test", recursive=True)

@@ -48,6 +48,7 @@ class Session:
         self._df: pd.DataFrame | None = None
         self._selected: list[int] = []
         self._pages_absent = False
+        self._from_file = 0  # leading entries whose order a file gave: exports keep it
         self._observers: list[Callable[[Session], None]] = []
         #: what observers raised (a grid, a live view): collected here, never raised into `extend`
         self.observer_errors: list[str] = []
@@ -62,6 +63,7 @@ class Session:
         session.log, session.pages, session._report = parsed.log, parsed.pages, parsed.report
         session.folder, session._pages_absent = parsed.folder, parsed.pages_absent
         session._entries, session._frames = parsed.entries, [builder.frame()]
+        session._from_file = len(parsed.entries)
         session._rest = None if strict else parsed.rest  # strict: checked already
         return session
 
@@ -153,7 +155,7 @@ class Session:
     def clear(self) -> None:
         with self._lock:
             self._entries, self._rest = Entries(), None
-            self._frames, self._df = [], None
+            self._frames, self._df, self._from_file = [], None, 0
             self.pages, self._selected = [], []
         self._notify()
 
@@ -224,6 +226,8 @@ class Session:
                bodies: str = "all", progress: bool | None = None) -> dict | Path:
         """The HAR of all entries (or `rows`) as a dict, or written to `path` (.har, .har.gz).
 
+        Entries are written in the order they started (a capture appends them as they end).
+
         `redact=True` replaces credentials with a marker (`necto_nb.har.redact.Redactor`
         configures what counts); `bodies` is "all", "text" (drop binary bodies) or "none".
         Only the pages the exported entries refer to are written.
@@ -237,6 +241,7 @@ class Session:
                 refs = set(self.df["page"].iloc[positions].dropna())
                 pages = [p for p in self.pages if p.get("id") in refs]
             log = {k: v for k, v in self.log.items() if k != "_invalidEntries" or positions is None}
+            positions = _in_start_order(self.df["started"], positions, self._from_file)
             if self._pages_absent and not pages:
                 pages = None  # the source had no pages key: write none back
             document = write.Document(log, pages, self._entries, positions)
@@ -273,6 +278,22 @@ class Session:
         import html
 
         return f"<p>{html.escape(repr(self))}</p>" + self.df.head(20)._repr_html_()
+
+
+def _in_start_order(started: pd.Series, positions: list[int] | None, from_file: int) -> list[int] | None:
+    """`positions` (None: all) with those past the first `from_file` ordered by startedDateTime.
+
+    Entries a file brought keep its order (a round trip changes nothing); entries added
+    since (a capture appends them as they end) follow in the order they started, as
+    DevTools writes them. Ties keep their order; None stays None when nothing moves.
+    """
+    values = started.to_numpy(dtype="datetime64[ns]")
+    kept = np.arange(len(values)) if positions is None else np.asarray(positions, dtype=np.int64)
+    added = kept[kept >= from_file]
+    order = np.argsort(values[added], kind="stable")
+    if (order == np.arange(len(order))).all():
+        return positions
+    return np.concatenate([kept[kept < from_file], added[order]]).tolist()
 
 
 def _repoint(raw: Any, renamed: dict[str, str]) -> Any:

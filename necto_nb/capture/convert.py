@@ -29,6 +29,8 @@ from mitmproxy.net import encoding
 from mitmproxy.net.http import cookies
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+#: what mitmproxy answers a client whose response failed before it was sent on
+PROXY_ERROR_STATUS = 502
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # RFC 3986 path and query characters (what HAR readers accept unescaped); the rest is %-encoded.
 _URI_SAFE = "!$&'()*+,;=:@/?%"
@@ -221,25 +223,37 @@ def _dn(pairs: list[tuple[str, str]]) -> str:
     return ", ".join(f"{k}={v}" for k, v in pairs)
 
 
+def _tls_protocol(version: str | None) -> str:
+    """mitmproxy's "TLSv1.3" as DevTools writes it, "TLS 1.3"."""
+    if version and version.startswith("TLSv"):
+        return f"TLS {version[4:]}"
+    return version or ""
+
+
 def security_details(server) -> dict[str, Any] | None:
-    """The upstream TLS session: protocol, cipher, ALPN and the server certificate."""
+    """The upstream TLS session in the shapes of Chrome's DevTools `SecurityDetails`.
+
+    `protocol` "TLS 1.3", `issuer` the issuer's common name, `validFrom`/`validTo` epoch
+    seconds, so tools that read DevTools HARs read these; `subject` keeps the full name.
+    """
     if not server.tls or not server.tls_established:
         return None
     details: dict[str, Any] = {
-        "protocol": server.tls_version or "",
+        "protocol": _tls_protocol(server.tls_version),
         "cipher": server.cipher or "",
         "alpn": (server.alpn or b"").decode("ascii", "replace"),
         "sni": server.sni or "",
     }
     if server.certificate_list:
         cert = server.certificate_list[0]
+        issuer = dict(cert.issuer)
         details.update(
             subjectName=cert.cn or "",
             subject=_dn(cert.subject),
-            issuer=_dn(cert.issuer),
+            issuer=issuer.get("CN") or _dn(cert.issuer),
             sanList=[str(name.value) for name in cert.altnames],
-            validFrom=iso(cert.notbefore.timestamp()),
-            validTo=iso(cert.notafter.timestamp()),
+            validFrom=int(cert.notbefore.timestamp()),
+            validTo=int(cert.notafter.timestamp()),
         )
     return details
 
@@ -247,43 +261,52 @@ def security_details(server) -> dict[str, Any] | None:
 def timings(flow: http.HTTPFlow, opened_connection: bool) -> tuple[float, dict[str, float]]:
     """(start timestamp, HAR timings in ms) from mitmproxy's timestamps.
 
-    `connect` includes `ssl`; both are -1 unless this flow opened its upstream connection.
-    DNS is folded into connect by mitmproxy (-1 here). A lazily opened connection is set up
-    after the request was read, inside `response.start - request.end`: that overlap is
-    taken out of `wait`, so no time is counted twice.
+    `connect` includes `ssl`; both are -1 unless this flow opened its upstream connection
+    or failed to get one. DNS is folded into connect by mitmproxy (-1 here). A lazily
+    opened connection is set up after the request was read, inside
+    `response.start - request.end`: that overlap is taken out of `wait`, so no time is
+    counted twice. A connection that failed lasted until the error; one the flow never got
+    (mitmproxy leaves the flow's server connection unset then) is all `connect`, up to the
+    error. A body cut by an error was received until the error.
     """
     req, resp, conn = flow.request, flow.response, flow.server_conn
+    error_at = flow.error.timestamp if flow.error else None
     start = req.timestamp_start
     req_end = req.timestamp_end
-    ended = (resp.timestamp_start if resp else None) or (flow.error.timestamp if flow.error else None)
+    ended = (resp.timestamp_start if resp else None) or error_at
 
     blocked = connect = ssl = -1.0
     conn_start = conn.timestamp_start if opened_connection else None
     conn_end = None
     if conn_start is not None:
         tcp = conn.timestamp_tcp_setup
-        conn_end = conn.timestamp_tls_setup or tcp
+        conn_end = conn.timestamp_tls_setup if conn.tls else tcp
         if conn_end is None:  # refused, timed out or failed TLS: it lasted until the error
-            conn_end = ended or conn.timestamp_end
+            conn_end = conn.timestamp_end or ended
         if conn_end is not None:
             connect = _ms(conn_start, conn_end)
             if tcp is not None and conn.tls:
-                ssl = _ms(tcp, conn.timestamp_tls_setup or conn_end)
+                ssl = _ms(tcp, conn_end)
         if conn_start < start:
-            # Opened before the request began (eager CONNECT): the entry starts there,
-            # and the wait between the ready connection and the request is `blocked`.
+            # Opened before the request began (at the client's TLS handshake): the entry
+            # starts there, and the wait between the ready connection and the request is `blocked`.
             blocked = _ms(conn_end or conn_start, start)
             start = conn_start
+    no_connection = resp is None and conn.timestamp_start is None and req_end is not None and error_at is not None
+    if no_connection:  # getting a connection to the server failed
+        connect = _ms(req_end, error_at)
 
     send = _ms(req.timestamp_start, req_end) if req_end else 0.0
     wait = 0.0
-    if req_end is not None and ended is not None:
+    if req_end is not None and ended is not None and not no_connection:
         wait = (ended - req_end) * 1000.0
         if conn_start is not None and conn_end is not None:
             overlap = min(conn_end, ended) - max(conn_start, req_end)
             wait -= max(0.0, overlap) * 1000.0
         wait = max(0.0, wait)
-    receive = _ms(resp.timestamp_start, resp.timestamp_end) if resp and resp.timestamp_end else 0.0
+    receive = 0.0
+    if resp is not None and (resp_end := resp.timestamp_end or error_at) is not None:
+        receive = _ms(resp.timestamp_start, resp_end)
     return start, {
         "blocked": blocked, "dns": -1.0, "connect": connect, "ssl": ssl,
         "send": send, "wait": wait, "receive": receive,
@@ -310,9 +333,8 @@ def _post_data(request: http.Request, head: _Head, max_body: int | None) -> dict
     return post
 
 
-def _content(response: http.Response, head: _Head, max_body: int | None) -> tuple[dict[str, Any], int]:
+def _content(raw: bytes | None, head: _Head, max_body: int | None) -> tuple[dict[str, Any], int]:
     """(HAR content, bodySize): the decoded body, its size and what compression saved."""
-    raw = response.raw_content
     content: dict[str, Any] = {"size": 0, "compression": 0, "mimeType": head.first.get("content-type", "")}
     if raw is None:  # streamed through without being stored
         content["_truncated"] = True
@@ -350,12 +372,14 @@ def _failed_response(error: str | None) -> dict[str, Any]:
     }
 
 
-def flow_to_entry(flow: http.HTTPFlow, *, opened_connection: bool, max_body: int | None = None) -> dict[str, Any]:
+def flow_to_entry(flow: http.HTTPFlow, *, opened_connection: bool, max_body: int | None = None,
+                  partial_body: bytes | None = None) -> dict[str, Any]:
     """The HAR 1.2 entry for a finished (or failed) HTTP or WebSocket flow.
 
     `opened_connection`: this flow opened its upstream connection, so connect/ssl are its
     own (the caller knows the order flows arrived in). `max_body`: bytes of each body to
-    keep; longer bodies keep `size` and are marked `_truncated`.
+    keep; longer bodies keep `size` and are marked `_truncated`. `partial_body`: the bytes
+    of a response body that was streamed to the client and cut by an error.
     """
     req = flow.request
     start, phases = timings(flow, opened_connection)
@@ -379,7 +403,8 @@ def flow_to_entry(flow: http.HTTPFlow, *, opened_connection: bool, max_body: int
     error = flow.error.msg if flow.error else None
     if resp is not None:
         rhead = _Head(resp.headers.fields)
-        content, body_size = _content(resp, rhead, max_body)
+        cut = error is not None and resp.raw_content is None
+        content, body_size = _content(resp.raw_content if partial_body is None else partial_body, rhead, max_body)
         rversion = resp.http_version
         response: dict[str, Any] = {
             "status": resp.status_code,
@@ -392,6 +417,16 @@ def flow_to_entry(flow: http.HTTPFlow, *, opened_connection: bool, max_body: int
             "headersSize": rhead.size(rversion, f"{rversion} {resp.status_code} {resp.reason}"),
             "bodySize": body_size,
         }
+        if body_size >= 0:
+            response["_transferSize"] = max(response["headersSize"], 0) + body_size
+        if cut:
+            content["_truncated"] = True  # the bytes that arrived before the error
+            if not resp.stream:
+                # The body was held for a whole response that never came: the client got
+                # the proxy's error instead. What the server had sent is kept beside it.
+                response.update(status=PROXY_ERROR_STATUS, statusText="Bad Gateway", cookies=[], headers=[],
+                                redirectURL="", headersSize=-1,
+                                _upstream={"status": resp.status_code, "headers": rhead.headers})
         if error:
             response["_error"] = error
     else:

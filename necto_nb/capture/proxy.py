@@ -18,6 +18,7 @@ import html
 import ipaddress
 import logging
 import re
+import ssl
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -77,6 +78,23 @@ class _LogCollector(logging.Handler):
             self.handleError(record)
 
 
+class _OriginFirst:
+    """Addon: for HTTPS, connect and shake hands with the origin before answering the client.
+
+    The client is then offered the protocol the origin chose (ALPN), as it would be without
+    the proxy. Otherwise an HTTP/2 client talks HTTP/2 to the proxy while the origin speaks
+    HTTP/1.1, and mitmproxy, which never shares an HTTP/1.1 connection between HTTP/2
+    streams, opens a new upstream connection (TCP + TLS) for every request. With this the
+    origin keeps its keep-alive connections and each entry pays only the handshakes the
+    client would have paid. A connection that fails here still fails the client's first
+    request (mitmproxy keeps the error on the connection), so it is recorded.
+    """
+
+    def tls_clienthello(self, data) -> None:
+        if data.context.server.tls and data.context.server.address:
+            data.establish_server_tls_first = True
+
+
 class _Ready:
     """Addon: the `running` hook fires once the servers were set up (or failed to)."""
 
@@ -132,9 +150,22 @@ class Proxy:
         return {"http": self.url, "https": self.url}
 
     @property
-    def ca_cert_path(self) -> Path:
-        """mitmproxy's CA certificate (PEM): trust it in the client to capture HTTPS."""
-        return self.confdir / "mitmproxy-ca-cert.pem"
+    def ca_cert_path(self) -> str:
+        """mitmproxy's CA certificate (PEM): trust it in the client to capture HTTPS.
+
+        A `str`, as `verify=` of requests and httpx takes it:
+        `httpx.get(url, proxy=p.url, verify=p.ca_cert_path)`.
+        """
+        return str(self.confdir / "mitmproxy-ca-cert.pem")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A new client `SSLContext` trusting the system's CAs and this proxy's.
+
+        The system's CAs too, so hosts passed through untouched (`ignore_hosts`) verify.
+        """
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=self.ca_cert_path)
+        return context
 
     @property
     def state(self) -> str:
@@ -191,7 +222,7 @@ class Proxy:
         e = html.escape
         rows = [
             ("address", self.url), ("state", self.state), ("flows", str(self.flows)),
-            ("session", self.session.name), ("CA certificate", str(self.ca_cert_path)),
+            ("session", self.session.name), ("CA certificate", self.ca_cert_path),
         ]
         rows += [("warning", w) for w in self.warnings]
         rows += [("error", m) for m in self.errors[-5:]]
@@ -248,7 +279,7 @@ class Proxy:
         master.addons.add(
             core.Core(), block.Block(), proxyauth.ProxyAuth(), ps, dns_resolver.DnsResolver(),
             next_layer.NextLayer(), tlsconfig.TlsConfig(), upstream_auth.UpstreamAuth(),
-            disable_h2c.DisableH2C(), self.recorder, ready,
+            disable_h2c.DisableH2C(), _OriginFirst(), self.recorder, ready,
         )
         try:
             master.options.update(**self._options)
@@ -383,10 +414,10 @@ def start(
         "ssl_insecure": bool(ssl_insecure),
         "ignore_hosts": ignore,
         "http2": bool(http2),
-        # Lazy: the upstream connection opens when the request needs it, so a refused
+        # Lazy: the upstream connection opens when the client needs it (for HTTPS at the
+        # client's TLS handshake, see _OriginFirst), not at its CONNECT, so a refused
         # connection or a bad certificate fails a recorded request (status 0, _error)
-        # instead of a CONNECT the client never follows up, and connect/ssl fall inside
-        # the request that paid for them.
+        # instead of a CONNECT the client never follows up.
         "connection_strategy": "lazy",
     }
     if upstream:

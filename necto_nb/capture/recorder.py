@@ -4,6 +4,13 @@ Its hooks run on the proxy's event loop, where every microsecond is the client's
 so they only note a flow (a dict insert, a deque append). A separate thread wakes when
 flows are waiting, converts them to HAR entries and hands each batch to
 `Session.extend`, which is thread-safe; `s.df` can be read at any time.
+
+Response bodies are streamed to the client as they arrive, as without the proxy (mitmproxy
+otherwise holds a body until its end: the client's first byte would wait for the last,
+and a body cut by the server would reach the client as the proxy's 502). A `_Tap` keeps
+the bytes for the record. An addon that must see a whole response before the client does
+(to rewrite it) sets `flow.response.stream = False` in a `responseheaders` hook after
+this one; such a flow is recorded from mitmproxy's buffer as before.
 """
 
 from __future__ import annotations
@@ -27,6 +34,34 @@ if TYPE_CHECKING:
 STOPPED = "the capture stopped before this exchange finished"
 #: the longest a finished flow waits for its batch (seconds), under the heaviest load
 MAX_BATCH_WAIT = 1.0
+
+
+class _Tap:
+    """`Response.stream` callable: passes each chunk on to the client and keeps it.
+
+    `expected`: the Content-Length of an HTTP/1 body. Its client has the whole response
+    once that many bytes went through, a moment before mitmproxy's `response` hook.
+    """
+
+    __slots__ = ("chunks", "received", "expected")
+
+    def __init__(self, expected: int | None) -> None:
+        self.chunks: list[bytes] = []
+        self.received = 0
+        self.expected = expected
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if chunk:
+            self.chunks.append(chunk)
+            self.received += len(chunk)
+        return chunk
+
+    @property
+    def delivered(self) -> bool:
+        return self.expected is not None and self.received >= self.expected
+
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 class Recorder:
@@ -77,7 +112,22 @@ class Recorder:
         if not self.paused and not self._ignored(flow):
             self._live[flow.id] = flow
 
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        if response.stream is not False:  # another addon chose how this body travels
+            return
+        if flow.id not in self._live:
+            response.stream = True
+            return
+        length = response.headers.get("content-length", "") if response.http_version.startswith("HTTP/1") else ""
+        response.stream = _Tap(int(length) if length.isdigit() else None)
+
     def response(self, flow: http.HTTPFlow) -> None:
+        if isinstance(tap := flow.response.stream, _Tap) and flow.response.raw_content is None:
+            # Streamed from the server (not made by an addon): the whole body, for addons
+            # after this one and for the record.
+            flow.response.data.content = tap.body()
+            tap.chunks.clear()
         if flow.websocket is None:  # a WebSocket is recorded when it ends
             self._finish(flow)
 
@@ -142,6 +192,8 @@ class Recorder:
             batch = []
             while self._pending:
                 batch.append(self._pending.popleft())
+            # In the order they started, so the first request on a connection books its set-up.
+            batch.sort(key=lambda f: f.request.timestamp_start)
             entries = [self._convert(f) for f in batch]
             started, before = time.perf_counter(), len(self.session)
             try:
@@ -160,13 +212,29 @@ class Recorder:
                 self._processed += len(batch)
                 self._progress.notify_all()
 
-    def _convert(self, flow: http.HTTPFlow) -> dict[str, Any]:
+    def _opens_connection(self, flow: http.HTTPFlow) -> bool:
+        """Whether `flow` is the first recorded request on its upstream connection.
+
+        Its connect and TLS time are this flow's, as a browser books them: on a multiplexed
+        (HTTP/2) connection that is the request that started first, not the first to finish.
+        """
         conn = flow.server_conn
-        opened = conn.timestamp_start is not None and conn.id not in self._opened
-        if opened:
-            self._opened.add(conn.id)
+        if conn.timestamp_start is None or conn.id in self._opened:
+            return False
+        start = flow.request.timestamp_start
+        live = self._live.copy().values()  # copied at once: the proxy's loop changes it
+        if any(f.server_conn.id == conn.id and f.request.timestamp_start < start for f in live if f is not flow):
+            return False  # an earlier request on it is still running: it books them when it ends
+        self._opened.add(conn.id)
+        return True
+
+    def _convert(self, flow: http.HTTPFlow) -> dict[str, Any]:
+        opened = self._opens_connection(flow)
+        body = None
+        if isinstance(tap := flow.response and flow.response.stream, _Tap) and flow.response.raw_content is None:
+            body = tap.body()  # the response failed mid-body: the bytes that arrived
         try:
-            return flow_to_entry(flow, opened_connection=opened, max_body=self.max_body)
+            return flow_to_entry(flow, opened_connection=opened, max_body=self.max_body, partial_body=body)
         except Exception as e:
             # A bug here must not lose the request: keep what is certain, say what failed.
             where = traceback.format_exception(e)[-1].strip()
@@ -174,7 +242,20 @@ class Recorder:
             return _fallback_entry(flow, f"necto_nb could not convert this flow: {e!r}")
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every flow handed over so far is in the Session; False on timeout."""
+        """Wait until every flow handed over so far is in the Session; False on timeout.
+
+        Flows whose client already has the whole response count as handed over: their
+        `response` hook is a moment away (a client may return before it runs).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delivered = [f.id for f in self._live.copy().values()
+                     if f.response is not None and isinstance(f.response.stream, _Tap) and f.response.stream.delivered]
+        while any(i in self._live for i in delivered):
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+        if deadline is not None:
+            timeout = max(0.0, deadline - time.monotonic())
         target = self._handed
         self._wake.set()
         self._hurry.set()

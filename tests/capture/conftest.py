@@ -49,7 +49,10 @@ class Upstream:
     https: str
     ws: str
     wss: str
+    h2: str
     cert: Path
+    #: plain HTTP: how many connections each origin (http, https, h2) has accepted
+    connections: str
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +62,8 @@ def upstream(tls_files):
     with server_process("tests.capture.upstream", str(cert), str(key)) as ports:
         yield Upstream(
             http=f"http://127.0.0.1:{ports['http']}", https=f"https://127.0.0.1:{ports['https']}",
-            ws=f"ws://127.0.0.1:{ports['ws']}", wss=f"wss://127.0.0.1:{ports['wss']}", cert=cert,
+            ws=f"ws://127.0.0.1:{ports['ws']}", wss=f"wss://127.0.0.1:{ports['wss']}",
+            h2=f"https://127.0.0.1:{ports['h2']}", cert=cert, connections=f"http://127.0.0.1:{ports['http']}/connections",
         )
 
 

@@ -225,3 +225,63 @@ def test_entries_validate_against_the_har_schema(har_schema):
     har = nn.Session("s", entries).to_har()
     errors = sorted(har_schema.iter_errors(har), key=str)
     assert not errors, errors[0]
+
+
+def test_connection_never_made_is_connect_until_the_error_not_wait():
+    # mitmproxy leaves the flow's server connection unset when getting one failed.
+    f = flow(conn=server(), resp=False, error=Error("[Errno 111] Connect call failed", T + 0.030))
+    e = flow_to_entry(f, opened_connection=False)
+    t = e["timings"]
+    assert close(t["connect"], 20) and t["wait"] == 0 and t["ssl"] == -1 and close(e["time"], 30)
+
+
+def test_failed_tls_handshake_is_ssl_until_the_connection_ended():
+    conn = server(T - 0.300, T - 0.299, secure=True)
+    conn.timestamp_end = T - 0.099  # the server dropped the handshake after 200 ms
+    f = flow(conn=conn, resp=False, error=Error("TLS handshake failed", T + 0.011))
+    t = flow_to_entry(f, opened_connection=True)["timings"]
+    assert close(t["connect"], 201) and close(t["ssl"], 200) and close(t["wait"], 1)
+
+
+def test_body_cut_after_streaming_keeps_the_bytes_that_arrived_and_the_time_until_the_error():
+    resp = tutils.tresp(content=None, headers=http.Headers(content_type="text/plain", content_length="100000"),
+                        timestamp_start=T + 0.050, timestamp_end=None)
+    resp.stream = True
+    f = flow(resp=resp, error=Error("peer closed connection", T + 0.120))
+    r = flow_to_entry(f, opened_connection=False, partial_body=b"x" * 1000)
+    response, t = r["response"], r["timings"]
+    assert response["status"] == 200 and response["_error"] == "peer closed connection"
+    assert response["content"]["text"] == "x" * 1000 and response["content"]["_truncated"] is True
+    assert response["bodySize"] == 1000 and close(t["receive"], 70)
+
+
+def test_body_cut_while_held_is_the_proxys_502_with_the_servers_head_kept():
+    resp = tutils.tresp(content=None, headers=http.Headers(content_length="100000"), timestamp_start=T + 0.050,
+                        timestamp_end=None)
+    f = flow(resp=resp, error=Error("peer closed connection", T + 0.120))
+    response = flow_to_entry(f, opened_connection=False)["response"]
+    assert (response["status"], response["statusText"], response["headers"]) == (502, "Bad Gateway", [])
+    assert response["_upstream"]["status"] == 200
+    assert {"name": "content-length", "value": "100000"} in response["_upstream"]["headers"]
+    assert response["content"]["_truncated"] is True and response["bodySize"] == -1
+
+
+def test_transfer_size_is_head_and_body_on_the_wire():
+    resp = tutils.tresp(content=b"x" * 300, headers=http.Headers(content_type="text/plain"))
+    response = flow_to_entry(flow(resp=resp), opened_connection=False)["response"]
+    assert response["_transferSize"] == response["headersSize"] + 300 and response["headersSize"] > 0
+
+
+def test_captured_entries_export_in_start_order_imported_ones_in_file_order(tmp_path):
+    late = flow_to_entry(flow(req=tutils.treq(timestamp_start=T + 1, timestamp_end=T + 1.01, content=b"",
+                                              path=b"/late")), opened_connection=False)
+    early = flow_to_entry(flow(req=tutils.treq(timestamp_start=T, timestamp_end=T + 0.01, content=b"",
+                                               path=b"/early")), opened_connection=False)
+    captured = nn.Session("s", [late, early])  # appended as they finished
+    assert [e["request"]["url"][-5:] for e in captured.to_har()["log"]["entries"]] == ["early", "/late"]
+    assert [e["request"]["url"][-5:] for e in captured.to_har(rows=[1, 0])["log"]["entries"]] == ["early", "/late"]
+    path = tmp_path / "unsorted.har"
+    path.write_text(__import__("json").dumps({"log": {"version": "1.2", "creator": {"name": "x", "version": "1"},
+                                                        "entries": [late, early]}}))
+    imported = nn.read_har(path)
+    assert [e["request"]["url"][-5:] for e in imported.to_har()["log"]["entries"]] == ["/late", "early"]

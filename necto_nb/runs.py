@@ -288,6 +288,7 @@ class Runs:
         session.log, session.pages, session._report = run.log, list(run.pages), Report(run.report)
         session.folder = Path(run.folder) if run.folder else None
         session._pages_absent, session._entries, session._frames = run.pages_absent, entries, [rows]
+        session._from_file = len(entries)  # the file's order, kept on export
         session._rest = Rest(run.name, entries, session._report, run.page_ids, session.folder, run.origin)
         return session
 

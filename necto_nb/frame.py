@@ -193,8 +193,9 @@ class Builder:
         numbers = {
             "request_size": request["bodySize"], "response_size": content["size"],
             "headers_size": response["headersSize"], "body_size": response["bodySize"], "time": entry["time"],
-            **_fields(entry["timings"]),
         }
+        timings = _fields(entry["timings"])
+        numbers.update((phase, timings[phase]) for phase in PHASES)
         coded = {
             "method": request["method"], "scheme": scheme, "host": host, "mime": content["mimeType"],
             "version": [r or q for r, q in zip(response["httpVersion"], request["httpVersion"])],

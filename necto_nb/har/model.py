@@ -58,6 +58,7 @@ Phase = Annotated[float, Meta(ge=-1)]
 class NameValue(Struct, gc=False):
     name: str
     value: str
+    comment: str = ""
 
 
 class Cookie(Struct, gc=False):
@@ -68,6 +69,7 @@ class Cookie(Struct, gc=False):
     domain: str = ""
     httpOnly: bool = False
     secure: bool = False
+    comment: str = ""
 
 
 class Param(Struct, gc=False):
@@ -75,12 +77,14 @@ class Param(Struct, gc=False):
     value: str = ""
     fileName: str = ""
     contentType: str = ""
+    comment: str = ""
 
 
 class PostData(Struct, gc=False):
     mimeType: str
     params: list[Param] | UnsetType = UNSET
     text: Raw = Raw(b"")
+    comment: str = ""
 
 
 class FrameContent(Struct, gc=False):
@@ -94,6 +98,7 @@ class Content(FrameContent, kw_only=True):
     # Raw: a view into the file, not a copy of the body (`read._texts_ok` checks it is a string).
     text: Raw = Raw(b"")
     file: str = field(default="", name="_file")  # Playwright: body in a side file
+    comment: str = ""
 
 
 class CacheState(Struct, gc=False):
@@ -101,11 +106,13 @@ class CacheState(Struct, gc=False):
     hitCount: Int
     lastAccess: Annotated[str, Meta(pattern=CACHE_DATE)]
     expires: Annotated[str, Meta(pattern=CACHE_DATE)] = ""
+    comment: str = ""
 
 
 class Cache(Struct, gc=False):
     beforeRequest: CacheState | None = None
     afterRequest: CacheState | None = None
+    comment: str = ""
 
 
 class Timings(Struct, gc=False):
@@ -116,6 +123,11 @@ class Timings(Struct, gc=False):
     dns: Phase = -1
     connect: Phase = -1
     ssl: Phase = -1
+    comment: str = ""
+
+
+#: The timing phases, in milliseconds (-1: does not apply).
+PHASES = tuple(name for name in Timings.__struct_fields__ if name != "comment")
 
 
 class FrameRequest(Struct, gc=False):
@@ -131,6 +143,7 @@ class Request(FrameRequest, kw_only=True):
     queryString: list[NameValue]
     headersSize: Int
     postData: PostData | UnsetType = UNSET
+    comment: str = ""
 
 
 class FrameResponse(Struct, gc=False):
@@ -150,6 +163,7 @@ class Response(FrameResponse, kw_only=True):
     headers: list[NameValue]
     content: Content
     redirectURL: str
+    comment: str = ""
 
 
 class FrameEntry(Struct, gc=False):

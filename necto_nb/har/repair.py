@@ -1,9 +1,11 @@
 """The slow path: bring a HAR object that failed the fast check up to HAR 1.2, saying what changed.
 
-Every repair is reported with the JSON path it touched. Nothing is thrown away: a value
-that cannot be made valid is kept beside the field under an underscore name (`_url`,
-`_expires`, ...), which HAR allows for custom data, and the report says so.
-Runs only for the entries (and the log metadata) that need it.
+What is checked is what the HAR JSON Schema defines (`schema.OBJECTS`): every object, every
+field, optional ones included, its type, format and bounds. Every repair is reported with
+the JSON path it touched. Nothing is thrown away: a value that cannot be made valid is kept
+beside the field under an underscore name (`_url`, `_expires`, ...), which HAR allows for
+custom data, and the report says so. Runs only for the entries (and the log metadata) that
+need it.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
+from copy import copy, deepcopy
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
-from necto_nb.har import model
+from necto_nb.har import model, schema
+from necto_nb.har.schema import Field
 from necto_nb.har.report import Report
 
 _DATE_TIME = re.compile(model.DATE_TIME)
-_CACHE_DATE = re.compile(model.CACHE_DATE)
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*:)(//[^/?#]*)?(.*)$", re.S)
 _SAFE_AUTHORITY = "!$&'()*+,;=:@[]%-._~"
@@ -27,7 +32,7 @@ _SAFE_REST = "!$&'()*+,;=:@/?#%-._~"
 #: datetime64[ns] spans 1677-09-21 to 2262-04-11: whole years inside that.
 FRAME_YEARS = (1678, 2261)
 
-STRING, INTEGER, NUMBER, BOOLEAN = "string", "integer", "number", "boolean"
+STRING, INTEGER, NUMBER, BOOLEAN, ARRAY, OBJECT, NULL = "string", "integer", "number", "boolean", "array", "object", "null"
 
 
 def now_iso() -> str:
@@ -72,12 +77,36 @@ def quote_uri(url: str) -> str:
     return scheme + authority + quote(_BARE_PERCENT.sub("%25", rest), safe=_SAFE_REST)
 
 
+class _Unfixable(Exception):
+    """A required field that has no value to give (a cache state without `lastAccess`): the
+    optional object that holds it is set aside whole."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+#: Lists of name/value objects: some tools write {"name": "value", ...} instead.
+_PAIRS = {"cookie", "header", "query", "param"}
+#: A cache state without these says nothing true: no value is made up for them.
+_NO_DEFAULT = {(state, key) for state in ("beforeRequest", "afterRequest") for key in ("lastAccess", "eTag", "hitCount")}
+_BY_TYPE = {STRING: "", INTEGER: -1, NUMBER: -1, ARRAY: [], OBJECT: {}}
+NO_RESPONSE = {"status": 0, "statusText": "", "_error": "no response recorded"}
+
+
 class Repairer:
-    """Walks one HAR object, fixing it in place and reporting each fix at its JSON path."""
+    """Walks one HAR object, fixing it in place and reporting each fix at its JSON path.
+
+    Every object and field comes from `schema.OBJECTS` (the HAR JSON Schema's types): a
+    value of the wrong type anywhere is converted where no information is lost, else kept
+    beside its field as `_field` with a default in its place where the field is required.
+    What a default is, where HAR has a convention for one, is `_default`'s.
+    """
 
     def __init__(self, report: Report, imported_at: str | None = None) -> None:
         self.report = report
         self.imported_at = imported_at or now_iso()
+        self._page_start: str | None = None
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -86,9 +115,7 @@ class Repairer:
 
     def _keep_aside(self, obj: dict, key: str, path: str, message: str, default: Any = ...) -> None:
         """Move an invalid value to `_key` (kept, not lost) and put `default` in its place."""
-        aside = f"_{key}"
-        while aside in obj:
-            aside = f"_{aside}"
+        aside = _free_name(obj, key)
         obj[aside] = obj.pop(key)
         action = f"kept as {aside}"
         if default is not ...:
@@ -96,238 +123,221 @@ class Repairer:
             action += f"; set to {default!r}"
         self._warn(f"{path}.{key}", message, action)
 
-    # -- scalars -------------------------------------------------------------------------
+    # -- the HAR objects ---------------------------------------------------------------
 
-    def scalar(self, obj: dict, key: str, kind: str, path: str, default: Any = ..., required: bool = True) -> None:
-        """Make obj[key] a JSON value of `kind`; `default` stands in when it is missing."""
+    def log(self, log: dict) -> None:
+        """version, creator, browser and comment of `log` (entries and pages are separate)."""
+        self._object("log", log, "log", None, skip=("entries", "pages"))
+
+    def page(self, page: dict, path: str, started: str | None) -> None:
+        """A page; `started` (its first entry's start) stands in for a start it lacks."""
+        self._page_start = started
+        self._object("page", page, path, None)
+
+    def entry(self, entry: dict, path: str) -> None:
+        self._object("entry", entry, path, None)
+
+    def _object(self, kind: str, obj: dict, path: str, parent: dict | None, skip: tuple[str, ...] = ()) -> None:
+        fields = schema.OBJECTS[kind]
+        for key in _ORDER.get(kind, fields):
+            if key not in skip:
+                self._field(kind, key, fields[key], obj, path, parent)
+        if kind == "postData" and "text" not in obj and "params" not in obj:
+            obj["text"] = ""
+            self._warn(f"{path}.text", "postData has neither text nor params", "set text to ''")
+
+    def _field(self, kind: str, key: str, field: Field, obj: dict, path: str, parent: dict | None) -> None:
         if key not in obj:
-            if required:
-                obj[key] = default
-                self._warn(f"{path}.{key}", f"required {_a(kind)} '{key}' is missing", f"set to {default!r}")
+            if field.required:
+                why = f"required {_noun(field.kind)} '{key}' is missing"
+                obj[key] = default = self._default(kind, key, field, obj, parent, path, why)
+                self._warn(f"{path}.{key}", why, f"set to {default!r}")
+                self._value(kind, key, field, obj, path, parent)
             return
         value = obj[key]
-        if _is(value, kind):
-            return
+        if any(_is(value, type_) for type_ in field.types) or self._retype(kind, key, field, obj, path, parent):
+            self._value(kind, key, field, obj, path, parent)
+
+    def _retype(self, kind: str, key: str, field: Field, obj: dict, path: str, parent: dict | None) -> bool:
+        """Give obj[key] one of its field's types; whether a value is left to check further."""
+        value, where = obj[key], f"{path}.{key}"
+        why = f"{_kind(value)} where {_a(field.kind)} is {'required' if field.required else 'expected'}"
+        if value is None and not field.required:
+            del obj[key]
+            self._warn(where, why, "removed")
+            return False
         if value is None:
-            if required:
-                obj[key] = default
-                self._warn(f"{path}.{key}", f"null where {_a(kind)} is required", f"set to {default!r}")
-            else:
-                del obj[key]
-                self._warn(f"{path}.{key}", f"null where {_a(kind)} is expected", "removed")
-            return
-        coerced = _coerce(value, kind)
+            obj[key] = default = self._default(kind, key, field, obj, parent, path, why)
+            self._warn(where, why, f"set to {default!r}")
+            return True
+        if isinstance(value, dict) and field.of in _PAIRS:
+            obj[key] = [{"name": str(k), "value": v} for k, v in value.items()]
+            self._warn(where, "an object where a list of name/value pairs is required", "converted to a list")
+            return True
+        coerced = _coerce(value, field.kind)
         if coerced is not None:
             obj[key] = coerced
-            self._warn(f"{path}.{key}", f"{_kind(value)} where {_a(kind)} is required", f"converted to {coerced!r}")
-        elif required:
-            self._keep_aside(obj, key, path, f"{_kind(value)} where {_a(kind)} is required", default)
-        else:
-            self._keep_aside(obj, key, path, f"{_kind(value)} where {_a(kind)} is expected")
+            self._warn(where, why, f"converted to {coerced!r}")
+            return True
+        if field.required:
+            self._keep_aside(obj, key, path, why, self._default(kind, key, field, obj, parent, path, why))
+            return True
+        self._keep_aside(obj, key, path, why)
+        return False
 
-    def date(self, obj: dict, key: str, path: str, default: str, required: bool = True, framed: bool = False) -> None:
+    def _value(self, kind: str, key: str, field: Field, obj: dict, path: str, parent: dict | None) -> None:
+        """obj[key] has its type: check what is inside it, or its format."""
+        value, where = obj[key], f"{path}.{key}"
+        if isinstance(value, dict) and field.of:
+            self._optional(obj, key, path, lambda value: self._object(field.of, value, where, obj), field.required)
+        elif isinstance(value, list) and field.of:
+            self._items(field.of, obj, key, path)
+        elif isinstance(value, str) and (field.formats or field.pattern):
+            self._format(kind, key, field, obj, path)
+        elif field.min is not None and isinstance(value, (int, float)) and value < field.min:
+            why = f"{value!r} is below {field.min:g}"
+            default = self._default(kind, key, field, obj, parent, path, why)
+            self._warn(where, why, f"set to {default!r}")
+            obj[key] = default
+
+    def _optional(self, obj: dict, key: str, path: str, repair: Callable[[dict], None], required: bool) -> None:
+        """Run `repair` on obj[key]; an optional object it cannot make valid is set aside whole,
+        as it came (repaired on a copy, so a half-made repair is neither kept nor reported)."""
+        if required:
+            repair(obj[key])
+            return
+        report, attempt = self.report, deepcopy(obj[key])
+        self.report = Report()
+        try:
+            repair(attempt)
+        except _Unfixable as failed:
+            self.report = report
+            self._keep_aside(obj, key, path, f"{failed.path.removeprefix(f'{path}.{key}.')}: {failed}")
+            return
+        found, self.report = self.report, report
+        report.extend(found)
+        obj[key] = attempt
+
+    def _items(self, of: str, obj: dict, key: str, path: str) -> None:
+        items = obj[key]
+        if not all(isinstance(item, dict) for item in items):
+            aside = _free_name(obj, key)
+            obj[aside] = items
+            obj[key] = [item for item in items if isinstance(item, dict)]
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    self._warn(f"{path}.{key}[{i}]", f"{_kind(item)} where an object is required",
+                               f"the list kept as {aside}; its objects kept in {key}")
+        for i, item in enumerate(obj[key]):
+            self._object(of, item, f"{path}.{key}[{i}]", obj)
+
+    def _format(self, kind: str, key: str, field: Field, obj: dict, path: str) -> None:
+        if "date-time" in field.formats:
+            self._date(kind, key, field, obj, path, framed=kind == "entry")
+        elif "uri" in field.formats:
+            self._uri(obj, key, path)
+        elif "ipv4" in field.formats:
+            self._address(obj, key, path)
+        elif not _pattern(field.pattern)(obj[key]):
+            message = f"{obj[key][:200]!r} is not a date"  # the one pattern the schema has beyond formats
+            if field.required:
+                raise _Unfixable(f"{path}.{key}", f"{message}, and a cache state needs one")
+            self._keep_aside(obj, key, path, message)
+
+    def _date(self, kind: str, key: str, field: Field, obj: dict, path: str, framed: bool) -> None:
         """A date; `framed` (an entry's start) must also be one the traffic frame can hold."""
-        self.scalar(obj, key, STRING, path, default, required)
-        value = obj.get(key)
-        if value is None or (frame_date(value) if framed else is_date(value)):
+        value = obj[key]
+        if frame_date(value) if framed else is_date(value):
             return
         normal = normalise_date(value)
         if normal is not None and (frame_date(normal) or not framed):
             obj[key] = normal
             self._warn(f"{path}.{key}", f"date {value!r} is not RFC 3339", f"rewritten as {normal!r}")
             return
-        message = (f"{value!r} is not a date" if normal is None
+        message = (f"{value[:200]!r} is not a date" if normal is None
                    else f"{value!r} is outside the years {FRAME_YEARS[0]}-{FRAME_YEARS[1]} the traffic frame holds")
-        if required:
-            self._keep_aside(obj, key, path, message, default)
+        if field.required:
+            self._keep_aside(obj, key, path, message, self._default(kind, key, field, obj, None, path, message))
         else:
             self._keep_aside(obj, key, path, message)
 
-    def object(self, obj: dict, key: str, path: str, required: bool = True) -> dict | None:
-        value = obj.get(key)
-        if isinstance(value, dict):
-            return value
-        if key not in obj:
-            if not required:
-                return None
-            obj[key] = {}
-            self._warn(f"{path}.{key}", f"required object '{key}' is missing", "set to {}")
-        elif value is None and not required:
-            del obj[key]
-            self._warn(f"{path}.{key}", "null where an object is expected", "removed")
-            return None
-        else:
-            self._keep_aside(obj, key, path, f"{_kind(value)} where an object is required", {})
-        return obj[key]
-
-    def pairs(self, obj: dict, key: str, path: str, *, cookie: bool = False) -> None:
-        """A list of {name, value} objects (headers, cookies, query, params)."""
-        value = obj.get(key)
-        if isinstance(value, dict):
-            # Some tools write {"name": "value"} instead of [{"name": ..., "value": ...}].
-            obj[key] = [{"name": str(k), "value": v} for k, v in value.items()]
-            self._warn(f"{path}.{key}", "an object where a list of name/value pairs is required",
-                       "converted to a list")
-        elif not isinstance(value, list):
-            if key in obj and value is not None:
-                self._keep_aside(obj, key, path, f"{_kind(value)} where a list is required", [])
-            else:
-                self._warn(f"{path}.{key}", f"required list '{key}' is missing" if key not in obj
-                           else "null where a list is required", "set to []")
-                obj[key] = []
+    def _uri(self, obj: dict, key: str, path: str) -> None:
+        url = obj[key]
+        if model.is_uri(url):
             return
-        items = obj[key]
-        if not all(isinstance(item, dict) for item in items):
-            obj[f"_{key}"] = items
-            obj[key] = [item for item in items if isinstance(item, dict)]
-            self._warn(f"{path}.{key}", "items that are not objects", f"list kept as _{key}; objects kept")
-        for i, item in enumerate(obj[key]):
-            where = f"{path}.{key}[{i}]"
-            self.scalar(item, "name", STRING, where, "")
-            self.scalar(item, "value", STRING, where, "")
-            if cookie:
-                if item.get("expires") is not None:  # the schema allows null here
-                    self.date(item, "expires", where, "", required=False)
-                self.scalar(item, "path", STRING, where, required=False)
-                self.scalar(item, "domain", STRING, where, required=False)
-                self.scalar(item, "httpOnly", BOOLEAN, where, required=False)
-                self.scalar(item, "secure", BOOLEAN, where, required=False)
-
-    # -- HAR objects ---------------------------------------------------------------------
-
-    def log(self, log: dict) -> None:
-        """version, creator, browser and comment of `log` (entries and pages are separate)."""
-        if "version" not in log:
-            log["version"] = "1.2"
-            self._warn("log.version", "log.version is missing", "set to '1.2'")
+        quoted = quote_uri(url)
+        if model.is_uri(quoted):
+            obj[key] = quoted
+            self._warn(f"{path}.{key}", "characters a URI may not contain (RFC 3986)", f"percent-encoded: {quoted!r}")
         else:
-            self.scalar(log, "version", STRING, "log", "1.2")
-        if "creator" not in log:
-            log["creator"] = {"name": "Unknown", "version": ""}
-            self._warn("log.creator", "log.creator is missing", "set to {'name': 'Unknown', 'version': ''}")
-        for key in ("creator", "browser"):
-            part = self.object(log, key, "log", required=key == "creator")
-            if part is not None:
-                self.scalar(part, "name", STRING, f"log.{key}", "Unknown")
-                self.scalar(part, "version", STRING, f"log.{key}", "")
-                self.scalar(part, "comment", STRING, f"log.{key}", required=False)
-        self.scalar(log, "comment", STRING, "log", required=False)
+            self.report.add("warning", f"{path}.{key}", f"{url[:200]!r} is not an absolute URI", "kept as is")
 
-    def page(self, page: dict, path: str, started: str | None) -> None:
-        self.date(page, "startedDateTime", path, started or self.imported_at)
-        self.scalar(page, "id", STRING, path, path.rpartition("[")[2].rstrip("]"))
-        self.scalar(page, "title", STRING, path, "")
-        timings = self.object(page, "pageTimings", path)
-        for key in ("onContentLoad", "onLoad"):
-            self.scalar(timings, key, NUMBER, f"{path}.pageTimings", required=False)
-        self.scalar(timings, "comment", STRING, f"{path}.pageTimings", required=False)
-        self.scalar(page, "comment", STRING, path, required=False)
-
-    def entry(self, entry: dict, path: str) -> None:
-        self.date(entry, "startedDateTime", path, self.imported_at, framed=True)
-        request = self.object(entry, "request", path)
-        self.request(request, f"{path}.request")
-        if "response" not in entry:
-            entry["response"] = {"status": 0, "statusText": "", "_error": "no response recorded"}
-            self._warn(f"{path}.response", "the entry has no response", "recorded as no response (status 0)")
-        self.response(self.object(entry, "response", path), f"{path}.response")
-        self.cache(self.object(entry, "cache", path), f"{path}.cache")
-        timings = self.timings(self.object(entry, "timings", path), f"{path}.timings")
-        total = sum(v for k, v in timings.items() if k in model.Timings.__struct_fields__
-                    and k != "ssl" and _is(v, NUMBER) and v > 0)
-        self.scalar(entry, "time", NUMBER, path, round(total, 3))
-        if entry["time"] < 0:
-            self._warn(f"{path}.time", f"negative time {entry['time']!r}", f"set to the sum of the phases, {total!r}")
-            entry["time"] = round(total, 3)
-        self.scalar(entry, "pageref", STRING, path, required=False)
-        self.server_ip(entry, path)
-        for key in ("connection", "comment"):
-            self.scalar(entry, key, STRING, path, required=False)
-
-    def request(self, request: dict, path: str) -> None:
-        self.scalar(request, "method", STRING, path, "")
-        self.scalar(request, "url", STRING, path, "")
-        url = request["url"]
-        if not model.is_uri(url):
-            quoted = quote_uri(url)
-            if model.is_uri(quoted):
-                request["url"] = quoted
-                self._warn(f"{path}.url", "characters a URI may not contain (RFC 3986)", f"percent-encoded: {quoted!r}")
-            else:
-                self.report.add("warning", f"{path}.url", f"{url[:200]!r} is not an absolute URI", "kept as is")
-        self.scalar(request, "httpVersion", STRING, path, "")
-        self.pairs(request, "cookies", path, cookie=True)
-        self.pairs(request, "headers", path)
-        self.pairs(request, "queryString", path)
-        self.scalar(request, "headersSize", INTEGER, path, -1)
-        self.scalar(request, "bodySize", INTEGER, path, -1)
-        post = self.object(request, "postData", path, required=False)
-        if post is not None:
-            where = f"{path}.postData"
-            self.scalar(post, "mimeType", STRING, where, _header(request, "content-type"))
-            if "params" in post:
-                self.pairs(post, "params", where)
-            self.scalar(post, "text", STRING, where, required=False)
-            if "text" not in post and "params" not in post:
-                post["text"] = ""
-                self._warn(f"{where}.text", "postData has neither text nor params", "set text to ''")
-
-    def response(self, response: dict, path: str) -> None:
-        self.scalar(response, "status", INTEGER, path, 0)
-        self.scalar(response, "statusText", STRING, path, "")
-        self.scalar(response, "httpVersion", STRING, path, "")
-        self.pairs(response, "cookies", path, cookie=True)
-        self.pairs(response, "headers", path)
-        content = self.object(response, "content", path)
-        where = f"{path}.content"
-        self.scalar(content, "mimeType", STRING, where, _header(response, "content-type"))
-        self.scalar(content, "size", INTEGER, where, _body_size(content))
-        for key in ("compression",):
-            self.scalar(content, key, INTEGER, where, required=False)
-        for key in ("text", "encoding", "comment"):
-            self.scalar(content, key, STRING, where, required=False)
-        self.scalar(response, "redirectURL", STRING, path, _header(response, "location"))
-        self.scalar(response, "headersSize", INTEGER, path, -1)
-        self.scalar(response, "bodySize", INTEGER, path, -1)
-
-    def cache(self, cache: dict, path: str) -> None:
-        for key in ("beforeRequest", "afterRequest"):
-            state = cache.get(key)
-            if state is None:
-                continue
-            valid = (isinstance(state, dict) and _is(state.get("eTag"), STRING)
-                     and _is(state.get("hitCount"), INTEGER)
-                     and all(_is(state.get(k), STRING) and _CACHE_DATE.match(state[k])
-                             for k in ("lastAccess", "expires") if k in state or k == "lastAccess"))
-            if not valid:
-                self._keep_aside(cache, key, path, "not a HAR 1.2 cache state (lastAccess, eTag, hitCount)")
-        self.scalar(cache, "comment", STRING, path, required=False)
-
-    def timings(self, timings: dict, path: str) -> dict:
-        for key in ("send", "wait", "receive", "blocked", "dns", "connect", "ssl"):
-            required = key in ("send", "wait", "receive")
-            self.scalar(timings, key, NUMBER, path, -1, required=required)
-            if key in timings and timings[key] < -1:
-                self._warn(f"{path}.{key}", f"{timings[key]!r} is below -1", "set to -1 (does not apply)")
-                timings[key] = -1
-        self.scalar(timings, "comment", STRING, path, required=False)
-        return timings
-
-    def server_ip(self, entry: dict, path: str) -> None:
-        value = entry.get("serverIPAddress")
-        if value is None or (isinstance(value, str) and model.is_ip(value)):
-            if "serverIPAddress" in entry and value is None:
-                del entry["serverIPAddress"]
-                self._warn(f"{path}.serverIPAddress", "null address", "removed")
+    def _address(self, obj: dict, key: str, path: str) -> None:
+        value = obj[key]
+        if model.is_ip(value):
             return
         if value == "":
-            del entry["serverIPAddress"]
-            self._warn(f"{path}.serverIPAddress", "empty address", "removed")
-        elif isinstance(value, str) and model.is_ip(value.strip("[]")):
-            entry["serverIPAddress"] = value.strip("[]")
-            self._warn(f"{path}.serverIPAddress", f"bracketed IPv6 literal {value!r}", "brackets removed")
+            del obj[key]
+            self._warn(f"{path}.{key}", "empty address", "removed")
+        elif model.is_ip(value.strip("[]")):
+            obj[key] = value.strip("[]")
+            self._warn(f"{path}.{key}", f"bracketed IPv6 literal {value!r}", "brackets removed")
         else:
-            self._keep_aside(entry, "serverIPAddress", path, f"{value!r} is not an IP address")
+            self._keep_aside(obj, key, path, f"{value[:200]!r} is not an IP address")
+
+    def _default(self, kind: str, key: str, field: Field, obj: dict, parent: dict | None, path: str, why: str) -> Any:
+        """What stands in for a required field that is missing or cannot be made valid (`why`)."""
+        if (kind, key) in _NO_DEFAULT:
+            raise _Unfixable(f"{path}.{key}", f"{why}, and a cache state needs it")
+        match kind, key:
+            case "log", "version":
+                return "1.2"
+            case ("creator" | "browser"), "name":
+                return "Unknown"
+            case "page", "startedDateTime":
+                return self._page_start or self.imported_at
+            case "page", "id":
+                return path.rpartition("[")[2].rstrip("]")
+            case "entry", "startedDateTime":
+                return self.imported_at
+            case "entry", "time":
+                return total_time(obj.get("timings"))
+            case "entry", "response":
+                return dict(NO_RESPONSE)
+            case "response", "status":
+                return 0
+            case "response", "redirectURL":
+                return _header(obj, "location")
+            case ("content" | "postData"), "mimeType":
+                return _header(parent or {}, "content-type")
+            case "content", "size":
+                return _body_size(obj)
+        return copy(_BY_TYPE[field.kind])
+
+
+#: Fields whose default reads a sibling go after it (an entry's time is its phases' sum).
+_ORDER = {"entry": [key for key in schema.OBJECTS["entry"] if key != "time"] + ["time"]}
+
+
+def _free_name(obj: dict, key: str) -> str:
+    """The name to keep obj[key] under, beside it: `_key` (or `__key`, ... if that is taken)."""
+    aside = f"_{key}"
+    while aside in obj:
+        aside = f"_{aside}"
+    return aside
+
+
+def total_time(timings: Any) -> float:
+    """An entry's time: the sum of its phases that took time, `ssl` aside (it is in `connect`)."""
+    if not isinstance(timings, dict):
+        return 0
+    return round(sum(v for k, v in timings.items() if k in model.PHASES
+                     and k != "ssl" and _is(v, NUMBER) and v > 0), 3)
+
+
+@cache
+def _pattern(pattern: str) -> Callable[[str], Any]:
+    return re.compile(pattern).match
 
 
 def check_base64(text: str) -> bool:
@@ -356,6 +366,9 @@ def _body_size(content: dict) -> int:
 
 
 def _is(value: Any, kind: str) -> bool:
+    """Whether `value` is of the JSON type `kind` (an integer in 64 bits, a finite number)."""
+    if kind in _CLASSES:
+        return isinstance(value, _CLASSES[kind])
     if kind == STRING:
         return isinstance(value, str)
     if kind == BOOLEAN:
@@ -365,6 +378,9 @@ def _is(value: Any, kind: str) -> bool:
     if kind == INTEGER:
         return isinstance(value, int) and model.INT64[0] <= value <= model.INT64[1]
     return isinstance(value, (int, float)) and value == value and abs(value) != float("inf")
+
+
+_CLASSES = {OBJECT: dict, ARRAY: list, NULL: type(None)}
 
 
 def _coerce(value: Any, kind: str) -> Any:
@@ -384,8 +400,12 @@ def _coerce(value: Any, kind: str) -> Any:
     return None
 
 
+def _noun(kind: str) -> str:
+    return "list" if kind == ARRAY else kind
+
+
 def _a(kind: str) -> str:
-    return f"an {kind}" if kind == INTEGER else f"a {kind}"
+    return f"an {kind}" if kind in (INTEGER, OBJECT) else f"a {_noun(kind)}"
 
 
 def _kind(value: Any) -> str:

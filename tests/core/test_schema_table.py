@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from necto_nb.har import schema
+import msgspec
+
+from necto_nb.har import model, schema
 from necto_nb.har.schema import Field
 
 #: postData.json describes its params inline (on the array, as HAR 1.2's "param" object).
@@ -73,6 +75,22 @@ def test_every_object_har_1_2_defines_is_there():
     assert set(schema.OBJECTS) == {
         "log", "creator", "browser", "page", "pageTimings", "entry", "request", "response", "cookie", "header",
         "query", "postData", "param", "content", "cache", "beforeRequest", "afterRequest", "timings"}
+
+
+#: The typed check's type for each object of an entry (the log, its pages and their parts are
+#: small and always go through the repair).
+TYPED = {"entry": model.Entry, "request": model.Request, "response": model.Response, "cookie": model.Cookie,
+         "header": model.NameValue, "query": model.NameValue, "postData": model.PostData, "param": model.Param,
+         "content": model.Content, "cache": model.Cache, "beforeRequest": model.CacheState,
+         "afterRequest": model.CacheState, "timings": model.Timings}
+
+
+def test_the_typed_check_has_every_field_of_every_entry_object():
+    for name, typed in TYPED.items():
+        names = {f.encode_name for f in msgspec.structs.fields(typed)}
+        assert set(schema.OBJECTS[name]) <= names, f"model.{typed.__name__} lacks {set(schema.OBJECTS[name]) - names}"
+        required = {f.encode_name for f in msgspec.structs.fields(typed) if f.required}
+        assert required == {k for k, f in schema.OBJECTS[name].items() if f.required}, name
 
 
 if __name__ == "__main__":

@@ -35,11 +35,16 @@ def paths(value, path: str = ""):
             yield from paths(inner, f"{path}[{i}]")
 
 
-def put(doc, path: str, value) -> None:
+def put(doc, path: str, value):
+    """`doc` with `value` at `path` (in place; `value` itself where the path is empty)."""
+    if not path:
+        return value
     *parents, last = steps(path)
+    node = doc
     for step in parents:
-        doc = doc[step]
-    doc[last] = value
+        node = node[step]
+    node[last] = value
+    return doc
 
 
 def field_at(path: str, kind: str = "har") -> Field:
@@ -73,7 +78,7 @@ def named(report, path: str) -> bool:
 
 MAXIMAL = maximal()
 ENTRY = MAXIMAL["log"]["entries"][0]
-ENTRY_PATHS = list(paths(ENTRY))
+ENTRY_PATHS = ["", *paths(ENTRY)]  # "": the entry itself
 LOG_PATHS = [p for p in paths(MAXIMAL) if not p.startswith("log.entries[")]
 
 
@@ -103,16 +108,14 @@ def test_a_wrong_value_in_any_field_of_an_entry(value, har_schema):
     the frame's check, the deferred check (`Rest.check`) and the repair, like any import."""
     entries = []
     for path in ENTRY_PATHS:
-        entry = copy.deepcopy(ENTRY)
-        put(entry, path, copy.deepcopy(value))
-        entries.append(entry)
+        entries.append(put(copy.deepcopy(ENTRY), path, copy.deepcopy(value)))
     doc = copy.deepcopy(MAXIMAL)
     doc["log"]["entries"] = entries
     session = nn.read_har(doc)
     exported = session.to_har()
     assert [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:100]}" for e in har_schema.iter_errors(exported)] == []
     unnamed = [path for i, path in enumerate(ENTRY_PATHS)
-               if wrong(value, field_at(path, "entry")) and not named(session.report, f"log.entries[{i}].{path}")]
+               if wrong(value, field_at(path, "entry")) and not named(session.report, f"log.entries[{i}]{path and '.'}{path}")]
     assert unnamed == [], session.report
     assert len(session) + len(exported["log"].get("_invalidEntries", [])) == len(ENTRY_PATHS)  # nothing lost
 
@@ -142,8 +145,7 @@ def test_the_typed_check_rejects_a_wrong_type_in_every_field(value):
         field = field_at(path, "entry")
         if not wrong(value, field) or (isinstance(value, str) and field.formats):  # formats: `on_pattern`'s
             continue
-        entry = copy.deepcopy(ENTRY)
-        put(entry, path, copy.deepcopy(value))
+        entry = put(copy.deepcopy(ENTRY), path, copy.deepcopy(value))
         if read.valid_view(msgspec.json.encode(entry)) is not None:
             missed.append(path)
     assert missed == []

@@ -1,8 +1,10 @@
 """HAR 1.2 entries as msgspec types: the fast check, in two parts.
 
 `FrameEntry` holds what the traffic frame reads; decoding an entry with it checks those
-fields' types in C and skips the rest unread. `Entry` extends it to the whole entry, every
-required field and type the HAR 1.2 schema asks for (bodies and custom fields stay raw).
+fields' types in C and skips the rest unread. `Entry` extends it to the whole entry: every
+field of every object the HAR 1.2 schema defines (`schema.OBJECTS`), optional ones included,
+with its type (bodies and custom fields stay raw; `tests/core/test_schema_table.py` checks
+that no field is missing), so `Rest.check` sends a wrong type anywhere to the repair.
 `on_pattern` checks the formats of the frame's date, URL and address. An entry that fails
 goes to `repair`. `gc=False`: these objects hold no cycles, and tracking a million of them
 costs more than the decode itself.

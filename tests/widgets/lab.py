@@ -43,9 +43,13 @@ def _free_port() -> int:
 
 
 class JupyterLab:
-    """`jupyter lab` serving `root` on 127.0.0.1; stop with `close()`."""
+    """`jupyter lab` serving `root` on 127.0.0.1; stop with `close()`.
 
-    def __init__(self, root: Path, timeout: float = 60.0) -> None:
+    `labextensions`: prebuilt extensions (folders with a built package.json) that this
+    JupyterLab loads before any installed one of the same name.
+    """
+
+    def __init__(self, root: Path, timeout: float = 60.0, labextensions: tuple[Path, ...] = ()) -> None:
         self.root = root
         self.token = "necto-test-token"
         self.home = Path(tempfile.mkdtemp(prefix="necto-lab-"))
@@ -53,7 +57,16 @@ class JupyterLab:
             path = self.home / "settings" / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
-        env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(self.home / "settings"),
+        extra = {}
+        if labextensions:
+            for build in labextensions:
+                name = json.loads((build / "package.json").read_text())["name"]
+                link = self.home / "jupyter" / "labextensions" / name
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(build.resolve(), target_is_directory=True)
+            extra["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(self.home / "jupyter"),
+                                                                  os.environ.get("JUPYTER_PATH")]))
+        env = dict(os.environ, **extra, JUPYTERLAB_SETTINGS_DIR=str(self.home / "settings"),
                    JUPYTERLAB_WORKSPACES_DIR=str(self.home / "workspaces"),
                    JUPYTER_RUNTIME_DIR=str(self.home / "runtime"), JUPYTER_CONFIG_DIR=str(self.home / "config"),
                    IPYTHONDIR=str(self.home / "ipython"))

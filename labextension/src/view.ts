@@ -1,0 +1,50 @@
+/**
+ * The cells of a HAR's view: the same code a user would write, so "Open as notebook"
+ * writes exactly what the view ran. Python reads the file; nothing here parses HAR.
+ */
+import { PathExt } from '@jupyterlab/coreutils';
+import type { INotebookContent } from '@jupyterlab/nbformat';
+
+/** File name endings the view opens, longest first (".har.gz" before ".har"). */
+export const HAR_SUFFIXES = ['.har.gz', '.zhar', '.har'];
+
+/** A Python string literal for `text` (JSON's string syntax is a subset of Python's). */
+function pythonString(text: string): string {
+  return JSON.stringify(text);
+}
+
+/** The code cells that reproduce the view of `name` (a file in the kernel's folder). */
+export function viewSources(name: string): string[] {
+  return [
+    `import necto_nb as nn\n\ns = nn.read_har(${pythonString(name)})\ns.report`,
+    's.grid()',
+    'nn.waterfall(s)'
+  ];
+}
+
+/** The view of the HAR at `path` as a notebook. */
+export function viewNotebook(path: string): INotebookContent {
+  return {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: { name: 'python3', display_name: 'Python 3 (ipykernel)', language: 'python' },
+      language_info: { name: 'python' }
+    },
+    cells: viewSources(PathExt.basename(path)).map((source, i) => ({
+      cell_type: 'code',
+      id: `necto-view-${i}`,
+      execution_count: null,
+      metadata: {},
+      outputs: [],
+      source
+    }))
+  };
+}
+
+/** "capture.har.gz" -> "capture": the name a notebook about the file starts from. */
+export function stem(path: string): string {
+  const name = PathExt.basename(path);
+  const suffix = HAR_SUFFIXES.find(s => name.toLowerCase().endsWith(s));
+  return suffix ? name.slice(0, name.length - suffix.length) || name : name;
+}

@@ -1,0 +1,172 @@
+"""HAR files opened from JupyterLab's file browser with the necto_nb extension, in a real
+JupyterLab and Debian's Chromium: a DevTools HAR shows its rows, report and waterfall; a
+broken file shows its error; hostile text stays text; "Open as notebook" writes cells that
+reproduce the view; "Open With > Editor" still shows the raw JSON."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+
+import nbformat
+import orjson
+import pytest
+
+import necto_nb as nn
+from tests.conftest import REPO
+from tests.widgets.lab import JupyterLab, chromium, have_chromium
+from tests.widgets.test_browser import HOSTILE, hostile_har
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+
+BUILD = REPO / "necto_nb" / "labextension"
+DEVTOOLS = "chrome-devtools__mitmproxy-chrome110.har"
+ROWS = ".necto-tr"
+ERRORS = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    server = JupyterLab(tmp_path_factory.mktemp("hars"), labextensions=(BUILD,))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context():
+    with chromium() as context:
+        yield context
+
+
+@pytest.fixture
+def page(lab, browser_context):
+    page = browser_context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    yield page
+    page.close()
+    lab.shutdown_kernels()
+
+
+def file_item(page, name: str):
+    text = page.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$"))
+    return page.locator(".jp-DirListing-item", has=text)
+
+
+def browse(page, lab, workspace: str) -> None:
+    """The file browser at the root, in a fresh workspace (nothing restored beside it)."""
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}?reset&token={lab.token}")
+    page.wait_for_selector(".jp-DirListing-content .jp-DirListing-item", timeout=90_000)
+
+
+def double_click(page, lab, name: str):
+    """Double-click `name` in the file browser; the panel that opens."""
+    browse(page, lab, re.sub(r"[^A-Za-z0-9-]", "-", name)[:40])
+    file_item(page, name).dblclick()
+    return page.locator(".jp-NotebookPanel:visible")
+
+
+def wait_rows(page, n: int) -> None:
+    page.wait_for_function("n => document.querySelectorAll('.necto-tr').length === n", arg=n, timeout=90_000)
+
+
+def test_devtools_har_shows_its_rows_report_and_waterfall(page, lab, corpus):
+    path = lab.root / DEVTOOLS
+    shutil.copy(corpus / DEVTOOLS, path)
+    before = path.read_bytes()
+    session = nn.read_har(path)
+    panel = double_click(page, lab, DEVTOOLS)
+    wait_rows(page, len(session))
+    hosts = page.locator(ROWS).evaluate_all("rows => rows.map(r => r.innerText)")
+    assert all(host in "".join(hosts) for host in session.df["host"].astype(str))
+    for issue in session.report:
+        panel.get_by_text(issue.message).first.wait_for()  # the import report
+    panel.get_by_role("button", name="Export session").wait_for()
+    panel.locator(".js-plotly-plot").wait_for(timeout=90_000)  # the waterfall
+    assert page.locator(".lm-TabBar-tab.jp-mod-current[data-type=document-title]").inner_text() == DEVTOOLS
+    assert panel.locator(ERRORS).count() == 0
+    # the view never writes the file, not even when asked to save
+    page.keyboard.press("Control+s")
+    assert path.read_bytes() == before
+
+
+def test_gzipped_har_opens_the_same_way(page, lab, corpus):
+    raw = (corpus / DEVTOOLS).read_bytes()
+    (lab.root / "devtools.har.gz").write_bytes(gzip.compress(raw))
+    double_click(page, lab, "devtools.har.gz")
+    wait_rows(page, len(orjson.loads(raw)["log"]["entries"]))
+
+
+def test_broken_file_shows_its_error_not_a_blank_panel(page, lab, corpus):
+    name = "broken__harviewer-not-json.har"
+    shutil.copy(corpus / name, lab.root / name)
+    with pytest.raises(nn.HarError) as expected:
+        nn.read_har(lab.root / name)
+    panel = double_click(page, lab, name)
+    error = panel.locator(ERRORS).first
+    error.wait_for(timeout=90_000)
+    assert "HarError" in error.inner_text()
+    assert str(expected.value).split(":")[-1].strip() in error.inner_text()
+    assert panel.locator(".necto-grid").count() == 0
+
+
+def test_hostile_text_and_file_name_stay_text(page, lab):
+    # a file name that would end the string literal of read_har(...) if it were pasted in
+    name = 'evil"); open("pwned", "w"); ("<img src=x onerror=alert(9)>.har'
+    (lab.root / name).write_bytes(orjson.dumps(hostile_har()))
+    panel = double_click(page, lab, name)
+    wait_rows(page, 2)
+    page.locator(f"{ROWS}[data-id='0']").click()
+    panel.locator(".necto-detail").get_by_text("Response headers").wait_for()
+    panel.locator(".js-plotly-plot").wait_for(timeout=90_000)
+    assert page.locator(f"{ROWS}[data-id='0'] .necto-td").nth(5).inner_text() == HOSTILE[0]
+    assert HOSTILE[2] in panel.locator(".necto-detail").inner_text()
+    assert panel.locator(ERRORS).count() == 0
+    assert page.dialogs == []
+    assert page.evaluate("window.__pwned") is None
+    assert panel.locator(".jp-OutputArea img[src='x'], .jp-OutputArea svg[onload], .jp-OutputArea script").count() == 0
+    assert not (lab.root / "pwned").exists()
+
+
+def test_open_as_notebook_writes_the_cells_of_the_view_beside_the_file(page, lab, corpus):
+    name = "checkout.har"
+    shutil.copy(corpus / DEVTOOLS, lab.root / name)
+    (lab.root / "checkout.ipynb").write_text("not to be overwritten")
+    panel = double_click(page, lab, name)
+    wait_rows(page, len(nn.read_har(lab.root / name)))
+    panel.get_by_role("button", name="Open as notebook").click()
+    page.locator(".lm-TabBar-tab.jp-mod-current[data-type=document-title]", has_text="checkout-1.ipynb").wait_for()
+    assert (lab.root / "checkout.ipynb").read_text() == "not to be overwritten"
+    page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')"
+                           ".length === 3")  # the notebook opened with its cells
+    written = nbformat.read(lab.root / "checkout-1.ipynb", as_version=4)
+    assert [c.source for c in written.cells] == ['import necto_nb as nn\n\ns = nn.read_har("checkout.har")\ns.report',
+                                                 "s.grid()", "nn.waterfall(s)"]
+
+    from nbclient import NotebookClient
+
+    NotebookClient(written, timeout=120, resources={"metadata": {"path": str(lab.root)}}).execute()
+    outputs = [o for c in written.cells for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)  # the grid
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)  # the waterfall
+
+
+def test_open_with_editor_still_shows_the_raw_json(page, lab, corpus):
+    shutil.copy(corpus / DEVTOOLS, lab.root / "raw.har")
+    browse(page, lab, "raw")
+    file_item(page, "raw.har").click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Open With").click()
+    submenu = page.locator(".lm-Menu").last
+    assert {"necto_nb", "Editor"} <= set(submenu.locator(".lm-Menu-itemLabel").all_inner_texts())
+    submenu.locator(".lm-Menu-itemLabel", has_text="Editor").click()
+    editor = page.locator(".jp-FileEditor:visible .cm-content")
+    editor.get_by_text('"entries"').first.wait_for(timeout=60_000)
+    assert json.loads((lab.root / "raw.har").read_text())["log"]["entries"]

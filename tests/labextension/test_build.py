@@ -50,12 +50,16 @@ def test_build_has_the_entry_point_jupyterlab_loads():
     assert (BUILD / meta["jupyterlab"]["_build"]["load"]).is_file()
 
 
-def test_wheel_data_files_cover_every_built_file():
-    """pyproject's data-files put each built file under share/jupyter/labextensions/<name>/."""
+def test_wheel_shared_data_covers_every_built_file():
+    """pyproject's shared-data puts each built file under share/jupyter/labextensions/<name>/."""
     name = json.loads((BUILD / "package.json").read_text())["name"]
-    data_files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
-    shipped = {f"{target}/{path.name}" for target, patterns in data_files.items()
-               for pattern in patterns for path in REPO.glob(pattern)}
+    shared = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
+        "shared-data"]
+    shipped = set()
+    for source, target in shared.items():
+        path = REPO / source
+        files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+        shipped |= {f"{target}/{p.relative_to(path).as_posix()}" if path.is_dir() else target for p in files}
     built = {f"share/jupyter/labextensions/{name}/{p.relative_to(BUILD).as_posix()}"
              for p in BUILD.rglob("*") if p.is_file() and p.name != "sources.sha256"}
     assert built <= shipped, f"not in the wheel: {sorted(built - shipped)}"

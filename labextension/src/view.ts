@@ -6,7 +6,10 @@ import { PathExt } from '@jupyterlab/coreutils';
 import type { INotebookContent } from '@jupyterlab/nbformat';
 
 /** File name endings the view opens, longest first (".har.gz" before ".har"). */
-export const HAR_SUFFIXES = ['.har.gz', '.zhar', '.har'];
+const HAR_SUFFIXES = ['.har.gz', '.zhar', '.har'];
+
+/** How many requests the view's waterfall draws (plotly's SVG bars up to this many). */
+const WATERFALL_ROWS = 1000;
 
 /** A Python string literal for `text` (JSON's string syntax is a subset of Python's). */
 function pythonString(text: string): string {
@@ -15,10 +18,13 @@ function pythonString(text: string): string {
 
 /** The code cells that reproduce the view of `name` (a file in the kernel's folder). */
 export function viewSources(name: string): string[] {
+  // The grid first: the report checks every field of every entry, which takes a while
+  // in a large file. The waterfall draws the first requests: tens of thousands of lanes
+  // take the browser minutes to draw, and no screen has room for them.
   return [
-    `import necto_nb as nn\n\ns = nn.read_har(${pythonString(name)})\ns.report`,
-    's.grid()',
-    'nn.waterfall(s)'
+    `import necto_nb as nn\n\ns = nn.read_har(${pythonString(name)})\ns.grid()`,
+    's.report',
+    `nn.waterfall(s, rows=s.df.head(${WATERFALL_ROWS}))  # nn.waterfall(s): every request`
   ];
 }
 

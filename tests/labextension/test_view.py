@@ -93,7 +93,9 @@ def test_devtools_har_shows_its_rows_report_and_waterfall(page, lab, corpus):
     assert page.locator(".lm-TabBar-tab.jp-mod-current[data-type=document-title]").inner_text() == DEVTOOLS
     assert panel.locator(ERRORS).count() == 0
     # the view never writes the file, not even when asked to save
+    panel.locator(".jp-InputPrompt").first.click()
     page.keyboard.press("Control+s")
+    page.get_by_text(f"{DEVTOOLS} is read-only").wait_for()
     assert path.read_bytes() == before
 
 
@@ -147,8 +149,9 @@ def test_open_as_notebook_writes_the_cells_of_the_view_beside_the_file(page, lab
     page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')"
                            ".length === 3")  # the notebook opened with its cells
     written = nbformat.read(lab.root / "checkout-1.ipynb", as_version=4)
-    assert [c.source for c in written.cells] == ['import necto_nb as nn\n\ns = nn.read_har("checkout.har")\ns.report',
-                                                 "s.grid()", "nn.waterfall(s)"]
+    assert [c.source for c in written.cells] == [
+        'import necto_nb as nn\n\ns = nn.read_har("checkout.har")\ns.grid()', "s.report",
+        "nn.waterfall(s, rows=s.df.head(1000))  # nn.waterfall(s): every request"]
 
     from nbclient import NotebookClient
 
@@ -162,6 +165,7 @@ def test_open_as_notebook_writes_the_cells_of_the_view_beside_the_file(page, lab
 def test_open_with_editor_still_shows_the_raw_json(page, lab, corpus):
     shutil.copy(corpus / DEVTOOLS, lab.root / "raw.har")
     browse(page, lab, "raw")
+    assert file_item(page, "raw.har").locator("svg[data-icon='necto-nb:har']").count() == 1  # our icon
     file_item(page, "raw.har").click(button="right")
     page.locator(".lm-Menu-itemLabel", has_text="Open With").click()
     submenu = page.locator(".lm-Menu").last

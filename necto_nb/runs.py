@@ -295,6 +295,11 @@ class Runs:
     def sessions(self) -> list[Session]:
         return list(self)
 
+    def split(self) -> list[tuple[pd.DataFrame, list[dict]]]:
+        """Each run's rows of `df` and its pages, in order: what the comparisons read of a run,
+        without making a Session of each."""
+        return [(self.df.iloc[end - self._sizes[name]:end], self._runs[name].pages) for name, end in self._ends.items()]
+
     # -- keeping -----------------------------------------------------------------------
 
     def to_parquet(self, path: str | os.PathLike, **options: Any) -> Path:

@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 
 from necto_nb.frame import PHASES as COLUMNS
 from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, escape_all, wrap
+from necto_nb.runs import Runs
 
 if TYPE_CHECKING:
     from necto_nb.session import Session
@@ -46,7 +47,7 @@ _UNTIMED_MS = 1.0  # entry.time beyond the sum of its phases by less than this i
 
 
 def waterfall(
-    sessions: Session | Sequence[Session],
+    sessions: Session | Sequence[Session] | Runs,
     *,
     page: str | int | None = None,
     rows: Any = None,
@@ -58,16 +59,17 @@ def waterfall(
     `session.pages`), else since the session's start; each session is measured from its
     own start, so runs line up in panels that share the x axis. `rows` picks requests as
     `Session.select` does (index labels, a boolean mask or a filtered frame); with several
-    sessions give a list with one selection (or None) per session. Page timings
+    sessions (or Runs: a panel per run) give a list with one selection (or None) per session. Page timings
     (onContentLoad, onLoad, _firstPaint, ...) are labelled vertical lines; failed, 3xx,
     4xx and 5xx requests are marked at the end of their bar.
     """
-    group = [sessions] if hasattr(sessions, "df") else list(sessions)
+    one = hasattr(sessions, "df") and not isinstance(sessions, Runs)  # Runs: a Session per run
+    group = [sessions] if one else list(sessions)
     if not group:
         raise ValueError("waterfall() needs at least one session")
     if rows is None:
         picks = [None] * len(group)
-    elif hasattr(sessions, "df"):
+    elif one:
         picks = [rows]
     else:
         picks = list(rows)

@@ -102,6 +102,17 @@ def value_at(doc, path: str):
     return doc
 
 
+def assert_each_entry_repaired(session: nn.Session, value, har_schema) -> None:
+    """Entry i has `value` at ENTRY_PATHS[i]: the export is valid, the report names each path
+    where `value` is wrong, and every entry is exported or kept in log._invalidEntries."""
+    exported = session.to_har()
+    assert [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:100]}" for e in har_schema.iter_errors(exported)] == []
+    unnamed = [path for i, path in enumerate(ENTRY_PATHS)
+               if wrong(value, field_at(path, "entry")) and not named(session.report, f"log.entries[{i}]{path and '.'}{path}")]
+    assert unnamed == [], session.report
+    assert len(session) + len(exported["log"].get("_invalidEntries", [])) == len(ENTRY_PATHS)
+
+
 @pytest.mark.parametrize("value", VALUES, ids=repr)
 def test_a_wrong_value_in_any_field_of_an_entry(value, har_schema):
     """One file, one entry per path of the maximal entry with `value` put there: read through
@@ -111,13 +122,16 @@ def test_a_wrong_value_in_any_field_of_an_entry(value, har_schema):
         entries.append(put(copy.deepcopy(ENTRY), path, copy.deepcopy(value)))
     doc = copy.deepcopy(MAXIMAL)
     doc["log"]["entries"] = entries
-    session = nn.read_har(doc)
-    exported = session.to_har()
-    assert [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:100]}" for e in har_schema.iter_errors(exported)] == []
-    unnamed = [path for i, path in enumerate(ENTRY_PATHS)
-               if wrong(value, field_at(path, "entry")) and not named(session.report, f"log.entries[{i}]{path and '.'}{path}")]
-    assert unnamed == [], session.report
-    assert len(session) + len(exported["log"].get("_invalidEntries", [])) == len(ENTRY_PATHS)  # nothing lost
+    assert_each_entry_repaired(nn.read_har(doc), value, har_schema)
+
+
+@pytest.mark.parametrize("value", [None, {}], ids=repr)
+def test_entries_given_to_extend_are_repaired_alike(value, har_schema):
+    """`Session.extend` (a capture, or the user's own entries) checks and repairs as an import does."""
+    entries = [put(copy.deepcopy(ENTRY), path, copy.deepcopy(value)) for path in ENTRY_PATHS]
+    session = nn.Session("extended")
+    session.extend(entries)
+    assert_each_entry_repaired(session, value, har_schema)
 
 
 @pytest.mark.parametrize("path", LOG_PATHS)

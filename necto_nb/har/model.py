@@ -19,10 +19,6 @@ from typing import Annotated, Any
 
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
 
-# RFC 3339 as the HAR schema's `date-time` format wants it: a zone is required.
-DATE_TIME = (
-    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|z|[+-]\d\d:\d\d)$"
-)
 # RFC 3986 characters only; brackets only around an IP literal host. Written with single
 # character classes and an atomic group: a group repeated per character made `re` keep
 # state per character (3 MB of URL took 750 MB), and overlapping parts backtracked in
@@ -50,6 +46,13 @@ ENTRY_DATE_TIME = (
     rf"{_YEAR}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,9}})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 
+# RFC 3339 as the HAR schema's `date-time` format wants it: a zone is required, and the date
+# and time are on a calendar (no February 30th, no 25:00), any year from 0001 to 9999.
+_LEAP_YEAR = r"([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+DATE_TIME = (
+    rf"^(?!0000)({_LEAP_YEAR}-02-29|[0-9]{{4}}-(?!02-29){_MONTH_DAY})"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])\Z"
+)
 DateTime = Annotated[str, Meta(pattern=DATE_TIME)]
 #: msgspec reads integers of any size; numpy, pandas and most tools hold 64 bits.
 INT64 = (-(2 ** 63), 2 ** 63 - 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -45,3 +46,30 @@ dates = st.builds(
 @example("199\uff19-01-01T00:00:00Z")  # a full-width digit
 def test_the_entry_date_pattern_is_the_frames_rule(value):
     assert bool(ENTRY_DATE.match(value)) == frame_reads(value)
+
+
+def calendar_reads(value: str) -> bool:
+    """The oracle: RFC 3339 with a zone (lower-case z allowed), on Python's calendar."""
+    if not re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|z|[+-][0-9]{2}:[0-5][0-9])\Z", value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper())
+    except ValueError:
+        return False
+    return True
+
+
+@settings(max_examples=1000, deadline=None)
+@given(dates)
+@example("2024-02-29T00:00:00Z")
+@example("2100-02-29T00:00:00Z")
+@example("2000-02-29T00:00:00z")
+@example("0400-02-29T00:00:00Z")
+@example("0000-01-01T00:00:00Z")
+@example("9999-12-31T23:59:59+23:59")
+@example("2023-02-30T00:00:00Z")
+@example("2023-01-01T00:00:00Z\n")
+def test_the_date_time_pattern_is_a_calendar(value):
+    """A cookie's `expires` is checked by this pattern alone (the typed check): a date the
+    schema's `date-time` format rejects (February 30th) must not pass it."""
+    assert bool(re.match(model.DATE_TIME, value)) == calendar_reads(value)

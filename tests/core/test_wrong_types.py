@@ -163,3 +163,13 @@ def test_the_typed_check_rejects_a_wrong_type_in_every_field(value):
         if read.valid_view(msgspec.json.encode(entry)) is not None:
             missed.append(path)
     assert missed == []
+
+
+@pytest.mark.parametrize("date", ["2023-02-30T00:00:00Z", "2023-13-01T00:00:00Z", "2023-01-01T25:00:00Z"])
+def test_a_date_on_no_calendar_is_kept_aside_where_only_the_typed_check_looks(date, har_schema):
+    doc = copy.deepcopy(MAXIMAL)
+    doc["log"]["entries"][1]["response"]["cookies"][1]["expires"] = date
+    session = nn.read_har(doc)
+    assert named(session.report, "log.entries[1].response.cookies[1].expires")
+    assert session.entries[1]["response"]["cookies"][1]["_expires"] == date
+    assert list(har_schema.iter_errors(session.to_har())) == []

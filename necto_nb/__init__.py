@@ -14,20 +14,25 @@ __version__ = "0.1.0"
 from necto_nb import frame
 from necto_nb.har.redact import Redactor
 from necto_nb.har.report import HarError, Issue, Report
+from necto_nb.match import CACHE_BUSTERS, Rule, match_requests, normalise_url
 from necto_nb.parquet import read_parquet
 from necto_nb.runs import Runs, read_hars
 from necto_nb.session import Session, concat, read_har
 from necto_nb.urlscan import UrlscanError, read_urlscan
 
 __all__ = [
+    "CACHE_BUSTERS",
     "HarError",
     "Issue",
     "Redactor",
     "Report",
     "Runs",
+    "Rule",
     "Session",
     "concat",
     "frame",
+    "match_requests",
+    "normalise_url",
     "read_har",
     "read_hars",
     "read_parquet",

@@ -1,21 +1,23 @@
 """Did a change make it slower? Per request and phase, baseline against candidate.
 
 With one capture on each side the answer is a delta per request; with several runs on
-each side it is a delta of medians, the spread of each side, and a Mann-Whitney U test
-per request (scipy): timings are skewed and heavy-tailed, so a rank test, not a t-test.
+each side it is a delta of medians, the spread of each side, a Mann-Whitney U test per
+request (scipy), and per request and phase the Hodges-Lehmann shift with its confidence
+interval and Cliff's delta: timings are skewed and heavy-tailed, so rank statistics, not
+a t-test and a difference of means.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from necto_nb.analysis.match import CACHE_BUSTERS, IgnoreQuery, keyed
 from necto_nb.frame import PHASES
+from necto_nb.match import CACHE_BUSTERS, STAGES, Catalogue, IgnoreQuery, Rule
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -26,22 +28,28 @@ if TYPE_CHECKING:
 METRICS = ["time", *PHASES]
 _SIDES = ("baseline", "candidate")
 _UNITS = {"requests": "requests", "transfer_size": "bytes"}
+_PAIRS_UP_TO = 40_000  # pairwise differences per Hodges-Lehmann estimate; beyond, an even sample of them
 
 
 class TimingComparison(pd.DataFrame):
     """`compare_timings`' answer: one row per request, a DataFrame with `.plot()`.
 
-    Columns: `method`, `url` (the normalised URL that matched), `occurrence`, `change`
-    ("matched", "added", "removed"), `status_baseline`/`status_candidate`, then for each of
-    time, blocked, dns, connect, ssl, send, wait and receive: `<m>_baseline`,
-    `<m>_candidate` (medians over runs), `<m>_delta` (candidate - baseline, ms) and
-    `<m>_ratio` (candidate / baseline). With one run a side, `entry_baseline` and
-    `entry_candidate` name the entries; with several, `runs_baseline`/`runs_candidate`
-    count the runs with the request, `time_spread_*` is the interquartile range of its time,
-    `p_value` is the two-sided Mann-Whitney U p-value of its time and `q_value` that p-value
-    adjusted for testing every request at once. `regression` flags a request whose time grew
-    by more than `threshold` (a fraction) and `min_delta` ms and, with runs, whose q-value
-    (p-value with `fdr=False`) is under `alpha`.
+    Columns: `method`, `url` (the normalised URL, the baseline's where it has the request),
+    `occurrence`, `change` ("matched", "added", "removed"), `matched_by` (the matching stage
+    that paired the candidate's request with the baseline's, see `nn.match_requests`),
+    `status_baseline`/`status_candidate`, then for each of time, blocked, dns, connect, ssl,
+    send, wait and receive: `<m>_baseline`, `<m>_candidate` (medians over runs), `<m>_delta`
+    (candidate - baseline, ms) and `<m>_ratio` (candidate / baseline). With one run a side,
+    `entry_baseline` and `entry_candidate` name the entries; with several,
+    `runs_baseline`/`runs_candidate` count the runs with the request, `time_spread_*` is the
+    interquartile range of its time, and for each metric `<m>_shift` is the Hodges-Lehmann
+    shift (the median of all candidate - baseline differences, ms), `<m>_shift_low` and
+    `<m>_shift_high` its confidence interval (1 - `alpha`; NaN with too few runs to bound
+    it) and `<m>_cliffs_delta` Cliff's delta (-1 all faster .. 1 all slower). `p_value` is
+    the two-sided Mann-Whitney U p-value of its time and `q_value` that p-value adjusted for
+    testing every request at once. `regression` flags a request whose time grew by more
+    than `threshold` (a fraction) and `min_delta` ms and, with runs, whose q-value (p-value
+    with `fdr=False`) is under `alpha`.
 
     `.pages` holds the page and session totals the same way (requests, bytes, summed request
     time, span from first start to last end, and each numeric pageTimings value by page
@@ -65,7 +73,10 @@ def compare_timings(
     baseline: Session | pd.DataFrame | Sequence[Session | pd.DataFrame],
     candidate: Session | pd.DataFrame | Sequence[Session | pd.DataFrame],
     *,
+    hosts: Mapping[str, str] | None = None,
     ignore_query: IgnoreQuery = CACHE_BUSTERS,
+    rules: Sequence[Rule] = (),
+    stages: Iterable[str] = STAGES,
     threshold: float = 0.10,
     min_delta: float = 5.0,
     alpha: float = 0.05,
@@ -73,29 +84,40 @@ def compare_timings(
 ) -> TimingComparison:
     """Timings of `candidate` against `baseline`, per request, phase and page.
 
-    Each side is a Session, a traffic frame (`s.df`, filtered or not) or a list of them
-    (runs). Requests are matched by method and normalised URL (`ignore_query`: query
-    parameter names to ignore, True for the whole query, False for none; by default the
-    usual cache-busters), the n-th repeat with the n-th. Phases that do not apply count as
-    0 ms. With runs, `fdr` adjusts the p-values of all requests together (Benjamini-Hochberg,
-    into `q_value`) before they are held against `alpha`: among 200 requests, about 10 have
-    p < 0.05 by chance alone. See `TimingComparison` for the columns.
+    Each side is a Session, a traffic frame (`s.df`, filtered or not), a frame of several
+    runs with a `run` column (per-run frames concatenated, each run's rows labelled), or a
+    list of Sessions and frames (runs). Requests are paired as `nn.match_requests` pairs
+    them (`hosts`, `ignore_query`, `rules` and `stages` are its options): run after run,
+    each request is matched with the newest form of the requests seen before, so renamed
+    assets, moved build folders and varying query values still line up. Phases that do not
+    apply count as 0 ms. With runs, `fdr` adjusts the p-values of all requests together
+    (Benjamini-Hochberg, into `q_value`) before they are held against `alpha`: among 200
+    requests, about 10 have p < 0.05 by chance alone. See `TimingComparison` for the columns.
     """
     if threshold < 0 or min_delta < 0 or not 0 < alpha <= 1:
         raise ValueError(f"threshold={threshold}, min_delta={min_delta}, alpha={alpha}: "
                          "thresholds must be >= 0 and alpha in (0, 1]")
     sides = {side: _runs(value, side) for side, value in zip(_SIDES, (baseline, candidate))}
     several = any(len(runs) > 1 for runs in sides.values())
-    long = _long(sides, ignore_query)
-    keys = ["method", "key", "occurrence"]
-    order = long[keys].drop_duplicates()  # first appearance: baseline runs first
+    catalogue = Catalogue(hosts=hosts, ignore_query=ignore_query, rules=rules, stages=stages)
+    long = _long(sides, catalogue)
+    keys = ["request"]
 
     grouped = long.groupby([*keys, "side"], sort=False)
     medians = grouped[METRICS].median().unstack("side")
-    counts = _sides(grouped.size().unstack("side"), order.set_index(keys).index).fillna(0).astype("int64")
-    out = pd.DataFrame(index=counts.index)
+    order = pd.Index(long["request"].drop_duplicates(), name="request")  # first appearance: baseline runs first
+    counts = _sides(grouped.size().unstack("side"), order).fillna(0).astype("int64")
+    out = pd.DataFrame(index=order)
+    out["method"] = [catalogue.first[k].method for k in order]
+    first_baseline = long[long["side"] == "baseline"].drop_duplicates("request").set_index("request")["key"]
+    first_any = long.drop_duplicates("request").set_index("request")["key"]
+    out["url"] = first_baseline.reindex(order).fillna(first_any.reindex(order)).to_numpy()
+    out["occurrence"] = out.groupby(["method", "url"], sort=False).cumcount().astype("int64")
     out["change"] = np.select([(counts["baseline"] > 0) & (counts["candidate"] > 0), counts["baseline"] > 0],
                               ["matched", "removed"], "added")
+    linked = long[(long["side"] == "candidate")].drop_duplicates("request").set_index("request")["matched_by"]
+    out["matched_by"] = linked.reindex(order).where(out["change"] == "matched").astype(object).to_numpy()
+    out.loc[out["change"] != "matched", "matched_by"] = None
     status = _sides(grouped["status"].first().unstack("side"), out.index)
     for side in _SIDES:
         out[f"status_{side}"] = status[side].astype("Int64")
@@ -116,15 +138,22 @@ def compare_timings(
         spread = _sides((grouped["time"].quantile(0.75) - grouped["time"].quantile(0.25)).unstack("side"), out.index)
         for side in _SIDES:
             out[f"time_spread_{side}"] = spread[side]
-        out["p_value"] = _p_values(long, keys, out.index)
+        for metric in METRICS:
+            a, c = _samples(long, metric, out.index)
+            shift, low, high, cliffs = shift_statistics(a, c, alpha)
+            out[f"{metric}_shift"], out[f"{metric}_shift_low"], out[f"{metric}_shift_high"] = shift, low, high
+            out[f"{metric}_cliffs_delta"] = cliffs
+            if metric == "time":
+                out["p_value"] = _test(a, c)
         if fdr:
             out["q_value"] = _adjust(out["p_value"])
     significance = (out["q_value"] if fdr else out["p_value"]) if several else None
     out["regression"] = _flag(out["time_delta"], out["time_ratio"], significance, threshold, min_delta, alpha)
-    result = TimingComparison(out.reset_index().rename(columns={"key": "url"}))
+    result = TimingComparison(out.reset_index(drop=True))
     result.pages = _page_totals(long, sides, several, threshold, min_delta, alpha)
-    result.settings = {"ignore_query": ignore_query, "threshold": threshold, "min_delta": min_delta,
-                       "alpha": alpha, "fdr": fdr, "runs": {side: len(runs) for side, runs in sides.items()}}
+    result.settings = {"hosts": dict(hosts or {}), "ignore_query": ignore_query, "threshold": threshold,
+                       "min_delta": min_delta, "alpha": alpha, "fdr": fdr,
+                       "runs": {side: len(runs) for side, runs in sides.items()}}
     return result
 
 
@@ -136,19 +165,29 @@ def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
     runs = []
     for i, item in enumerate(items):
         if isinstance(item, pd.DataFrame):
-            runs.append((item, []))
+            frame, pages = item, []
         elif hasattr(item, "df"):
-            runs.append((item.df, list(item.pages)))
+            frame, pages = item.df, list(item.pages)
         else:
             raise TypeError(f"{side}[{i}]: a Session or a traffic frame, not {type(item).__name__}")
-        missing = {"method", "url", "started", "status", *METRICS} - set(runs[-1][0].columns)
+        missing = {"method", "url", "started", "status", *METRICS} - set(frame.columns)
         if missing:
             raise ValueError(f"{side}[{i}]: not a traffic frame (no {', '.join(sorted(missing))} column)")
+        runs += [(part, pages) for part in runs_of(frame)]
     return runs
 
 
-def _long(sides: dict[str, list], ignore_query: IgnoreQuery) -> pd.DataFrame:
-    """Every request of every run in one table: side, run, key, entry, status and metrics."""
+def runs_of(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """A frame's runs: split by its `run` column (in order of first appearance) where it
+    has one, else the frame as one run."""
+    if "run" not in frame.columns:
+        return [frame]
+    return [part for _, part in frame.groupby("run", sort=False, observed=True)]
+
+
+def _long(sides: dict[str, list], catalogue: Catalogue) -> pd.DataFrame:
+    """Every request of every run in one table: side, run, request number (the same in
+    every run), the key and stage that matched it, entry, status and metrics."""
     frames = [frame for runs in sides.values() for frame, _ in runs]
     every = pd.concat([f[["method", "url", "started", "status", "transfer_size", *METRICS]] for f in frames],
                       ignore_index=True)
@@ -157,8 +196,15 @@ def _long(sides: dict[str, list], ignore_query: IgnoreQuery) -> pd.DataFrame:
     every["side"] = np.repeat([side for side, runs in sides.items() for _ in runs], sizes)
     every["run"] = np.repeat([run for runs in sides.values() for run in range(len(runs))], sizes)
     every["entry"] = np.concatenate([f.index.to_numpy() for f in frames]) if frames else []
-    keys = keyed(every, ignore_query, by=["side", "run"], cache={})
-    return keys.join(every[["entry", "started", "status", "transfer_size", *METRICS]])
+    numbers, stages = [], []
+    for frame in frames:
+        n, s = catalogue.add_frame(frame)
+        numbers.append(n)
+        stages += s
+    every["request"] = np.concatenate(numbers) if numbers else np.empty(0, "int64")
+    every["matched_by"] = pd.array(stages, dtype=object)
+    every["key"] = [catalogue.key(u) for u in every["url"].astype("object").fillna("").tolist()]
+    return every
 
 
 def _sides(table: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
@@ -191,12 +237,14 @@ def _test(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     p = np.full(len(a), np.nan)
     whole = ~np.isnan(a).any(axis=1) & ~np.isnan(b).any(axis=1)
-    if whole.any() and a.shape[1] and b.shape[1]:
-        p[whole] = mannwhitneyu(a[whole], b[whole], axis=1, alternative="two-sided").pvalue
-    for i in np.flatnonzero(~whole):
-        x, y = a[i][~np.isnan(a[i])], b[i][~np.isnan(b[i])]
-        if len(x) and len(y):
-            p[i] = mannwhitneyu(x, y, alternative="two-sided").pvalue
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant rows: scipy warns, the p-value is right
+        if whole.any() and a.shape[1] and b.shape[1]:
+            p[whole] = mannwhitneyu(a[whole], b[whole], axis=1, alternative="two-sided").pvalue
+        for i in np.flatnonzero(~whole):
+            x, y = a[i][~np.isnan(a[i])], b[i][~np.isnan(b[i])]
+            if len(x) and len(y):
+                p[i] = mannwhitneyu(x, y, alternative="two-sided").pvalue
     return p
 
 
@@ -211,14 +259,45 @@ def _adjust(p: pd.Series) -> pd.Series:
     return q
 
 
-def _p_values(long: pd.DataFrame, keys: list[str], index: pd.Index) -> np.ndarray:
-    wide = long.pivot_table(index=keys, columns=["side", "run"], values="time", aggfunc="first", sort=False)
+def _samples(long: pd.DataFrame, metric: str, index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """`metric` per request (rows, on `index`) and run (columns) for each side; NaN where a
+    run lacks the request."""
+    wide = long.pivot_table(index="request", columns=["side", "run"], values=metric, aggfunc="first", sort=False)
     wide = wide.reindex(index)
     sides = wide.columns.get_level_values(0)
     a, b = (wide[s].to_numpy("float64") if s in sides else np.empty((len(index), 0)) for s in _SIDES)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # constant rows: scipy warns, the p-value is right
-        return _test(a, b)
+    return a, b
+
+
+def shift_statistics(a: np.ndarray, b: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, ...]:
+    """Row by row, samples `a` (baseline) and `b` (candidate), NaN padded: the
+    Hodges-Lehmann shift (median of all b - a differences), its distribution-free
+    confidence interval (1 - `alpha`, from the Mann-Whitney null distribution's normal
+    approximation; NaN when the samples are too small to bound it) and Cliff's delta
+    (P(b > a) - P(b < a), so ties count as neither)."""
+    from scipy.stats import norm  # scipy.stats costs a second to import: on first use
+
+    rows = len(a)
+    shift, low, high, cliffs = (np.full(rows, np.nan) for _ in range(4))
+    z = norm.ppf(1 - alpha / 2)
+    for i in range(rows):
+        x, y = a[i][~np.isnan(a[i])], b[i][~np.isnan(b[i])]
+        n = len(x) * len(y)
+        if not n:
+            continue
+        if n > _PAIRS_UP_TO:  # an even sample of the pairs: the estimate moves by less than their spread
+            pick = np.random.default_rng(i).integers(0, n, _PAIRS_UP_TO)
+            d = np.sort(y[pick % len(y)] - x[pick // len(y)])
+        else:
+            d = np.sort((y[None, :] - x[:, None]).ravel())
+        m = len(d)
+        shift[i] = np.median(d)
+        cliffs[i] = (np.count_nonzero(d > 0) - np.count_nonzero(d < 0)) / m
+        k = int(np.floor(n / 2 - z * np.sqrt(n * (len(x) + len(y) + 1) / 12)))  # 1-based rank of the bound
+        if k >= 1:
+            k = min(m, max(1, round(k * m / n)))
+            low[i], high[i] = d[k - 1], d[m - k]
+    return shift, low, high, cliffs
 
 
 def _totals(long: pd.DataFrame, sides: dict[str, list]) -> dict[str, dict[str, list[float]]]:
@@ -262,9 +341,7 @@ def _page_totals(long: pd.DataFrame, sides: dict[str, list], several: bool, thre
     table["ratio"] = _ratio(table["candidate"], table["baseline"])
     p = None
     if several:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # constant samples: scipy warns, p is right
-            table["p_value"] = p = pd.Series(_test(samples["baseline"], samples["candidate"]), index=table.index)
+        table["p_value"] = p = pd.Series(_test(samples["baseline"], samples["candidate"]), index=table.index)
     flag = _flag(table["delta"], table["ratio"], p, threshold, min_delta, alpha)
     table["regression"] = flag & (table["unit"] == "ms")  # more requests or bytes is not "slower"
     return table

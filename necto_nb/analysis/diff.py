@@ -1,6 +1,6 @@
 """What changed between two captures of the same API calls: status, headers and bodies.
 
-Requests are matched as in `compare_timings` (method, normalised URL, repeat number).
+Requests are paired by `nn.match_requests`, as `compare_timings` pairs them.
 Headers that change on every response, or only describe the connection, are ignored by
 default; JSON bodies are compared value by value and each change is named by its path.
 """
@@ -8,14 +8,14 @@ default; JSON bodies are compared value by value and each change is named by its
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import pandas as pd
 
-from necto_nb.analysis.match import CACHE_BUSTERS, IgnoreQuery, match
 from necto_nb.har.report import HarError
+from necto_nb.match import CACHE_BUSTERS, STAGES, IgnoreQuery, Rule, match_requests
 
 if TYPE_CHECKING:
     from necto_nb.session import Session
@@ -31,7 +31,7 @@ VOLATILE_HEADERS: frozenset[str] = frozenset({
     "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
     "upgrade", "content-length",
 })
-COLUMNS = ["entry_a", "entry_b", "method", "url", "occurrence", "part", "name", "change", "a", "b"]
+COLUMNS = ["entry_a", "entry_b", "method", "url", "occurrence", "matched_by", "part", "name", "change", "a", "b"]
 _COOKIE_EXPIRY = re.compile(r";\s*(expires|max-age)=[^;]*", re.I)
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _SHOWN = 1000  # characters of a value shown in a diff row; the sessions keep the rest
@@ -44,6 +44,9 @@ def diff(
     ignore_headers: Iterable[str] = VOLATILE_HEADERS,
     ignore_paths: Iterable[str] = (),
     ignore_query: IgnoreQuery = CACHE_BUSTERS,
+    hosts: Mapping[str, str] | None = None,
+    rules: Sequence[Rule] = (),
+    stages: Iterable[str] = STAGES,
     bodies: bool = True,
 ) -> pd.DataFrame:
     """Per-request changes from `a` to `b`, one row per change.
@@ -57,13 +60,17 @@ def diff(
     all); Set-Cookie is compared without its Expires and Max-Age. `ignore_paths` skips JSON
     paths and everything under them; `*` stands for any one key or index
     ("$.items[*].updated_at"). Bodies that are not both JSON are compared as bytes.
+    Requests are paired by `nn.match_requests` (`ignore_query`, `hosts`, `rules`, `stages`:
+    its options);
+    `matched_by` says which of its stages paired them.
     """
     ignored = frozenset(h.lower() for h in ignore_headers)
     skip = _path_filter(ignore_paths)
     rows: list[dict[str, Any]] = []
-    for pair in match(a.df, b.df, ignore_query).itertuples(index=False):
+    for pair in match_requests(a, b, hosts=hosts, ignore_query=ignore_query, rules=rules,
+                                                 stages=stages).itertuples(index=False):
         where = {"entry_a": pair.entry_a, "entry_b": pair.entry_b, "method": pair.method, "url": pair.key,
-                 "occurrence": pair.occurrence}
+                 "occurrence": pair.occurrence, "matched_by": pair.matched_by}
         if pair.change != "matched":
             side, entry = (a, pair.entry_a) if pair.change == "removed" else (b, pair.entry_b)
             rows.append({**where, "part": "request", "name": "", "change": pair.change,

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import necto_nb as nn
-from necto_nb.analysis import CACHE_BUSTERS, TimingComparison, normalise_url
+from necto_nb import CACHE_BUSTERS, normalise_url
+from necto_nb.analysis import TimingComparison
 from tests.analysis.factory import entry, page, runs
 
 

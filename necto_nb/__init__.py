@@ -44,6 +44,7 @@ __all__ = [
     "compare_timings",
     "diff",
     "replay",
+    "trend",
     "Proxy",
     "ProxyError",
 ]
@@ -53,7 +54,7 @@ _LAZY = {"demo": "necto_nb.demo"}
 # Names whose module costs an import (anywidget, ipywidgets): name -> module defining it.
 _LAZY_NAMES = {"TrafficGrid": "necto_nb.widgets", "waterfall": "necto_nb.plots",  # plotly
                "compare_timings": "necto_nb.analysis", "diff": "necto_nb.analysis",  # scipy, httpx
-               "replay": "necto_nb.analysis",
+               "replay": "necto_nb.analysis", "trend": "necto_nb.analysis",  # scipy, ruptures
                "Proxy": "necto_nb.capture", "ProxyError": "necto_nb.capture"}  # mitmproxy
 
 

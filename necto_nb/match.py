@@ -81,9 +81,8 @@ def normalise_url(url: str, ignore_query: IgnoreQuery = CACHE_BUSTERS) -> str:
     none; names compare case-insensitively). Kept parameters keep their encoding. A URL
     that does not parse is its own key.
     """
-    head, _, query = url.partition("#")[0].partition("?")
     ignored = ignore_query if isinstance(ignore_query, bool) else frozenset(n.lower() for n in ignore_query)
-    return _origin_and_path(head) + _query(_params(query, ignored))
+    return _parse(url, ignored).exact
 
 
 def match_requests(
@@ -300,14 +299,7 @@ class _Url:
 @lru_cache(maxsize=1 << 16)
 def _parse(url: str, ignored: bool | frozenset[str]) -> _Url:
     head, _, query = url.partition("#")[0].partition("?")
-    origin_path = _origin_and_path(head)
-    try:
-        parts = urlsplit(origin_path)
-        scheme, host, path = parts.scheme, parts.hostname or "", parts.path or "/"
-        port = f":{parts.port}" if parts.port is not None else ""
-        origin = f"{scheme}://{parts.netloc}" if scheme else ""
-    except ValueError:  # not a URL: its own key
-        scheme, host, path, port, origin = "", "", origin_path, "", ""
+    origin, scheme, host, port, path = _origin_and_path(head)
     params = _params(query, ignored)
     path_query = path + _query(params)
     return _Url(origin, scheme, host, port, path, params, template_path(path), path_query, origin + path_query,
@@ -315,22 +307,25 @@ def _parse(url: str, ignored: bool | frozenset[str]) -> _Url:
 
 
 @lru_cache(maxsize=1 << 16)
-def _origin_and_path(head: str) -> str:
-    # Runs repeat the same few thousand origins and paths: parse each once.
+def _origin_and_path(head: str) -> tuple[str, str, str, str, str]:
+    """(origin, scheme, host, ":port" or "", path) of a URL without its query: the scheme
+    and host lower-cased, a default port dropped. A URL that does not parse is its own path."""
     try:
         parts = urlsplit(head)
         port = parts.port
     except ValueError:
-        return head
+        return "", "", "", "", head
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and str(port) != _DEFAULT_PORTS.get(scheme):
-        host = f"{host}:{port}"
+    netloc = f"[{host}]" if ":" in host else host
+    shown_port = f":{port}" if port is not None and str(port) != _DEFAULT_PORTS.get(scheme) else ""
+    netloc += shown_port
     if parts.username is not None:
-        host = f"{parts.username}@{host}"
-    return urlunsplit((scheme, host, parts.path or "/", "", ""))
+        netloc = f"{parts.username}@{netloc}"
+    path = parts.path or "/"
+    if not scheme and not netloc:
+        return "", "", "", "", urlunsplit(("", "", path, "", ""))
+    return f"{scheme}://{netloc}", scheme, host, shown_port, path
 
 
 def _params(query: str, ignored: bool | frozenset[str]) -> tuple[tuple[str, str], ...]:

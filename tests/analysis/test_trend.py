@@ -1,0 +1,85 @@
+"""trend: a step found where it starts, a spike and steady noise left alone, deploys followed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import necto_nb as nn
+from necto_nb.analysis import Trend
+from necto_nb.demo import deploys
+from tests.analysis.factory import entry
+
+
+@pytest.fixture(scope="module")
+def history() -> list[nn.Session]:
+    # 30 nights of 120 requests, a deploy every 4 nights (new hashes, build folder, ids);
+    # request 37 is 40 ms slower from night 18, request 61 120 ms slower on night 9 only
+    return deploys.nightly(120, 30, seed=0, step=(37, 18, 40.0), spike=(61, 9, 120.0))
+
+
+def test_a_step_is_found_at_its_run_and_a_lone_spike_is_not(history):
+    t = nn.trend(history)
+    assert isinstance(t, Trend)
+    assert len(t) <= 3
+    step = t[t["request"] == _row_of(t, history, 37)]
+    assert len(step) == 1
+    row = step.iloc[0]
+    assert abs(row["position"] - 18) <= 1 and row["run"] == history[int(row["position"])].name
+    assert row["change_ms"] == pytest.approx(40, abs=8) and row["change_pct"] > 20
+    assert row["after"] - row["before"] == pytest.approx(row["change_ms"])
+    assert row["q_value"] < 0.05 and "api/search" in row["url"]
+    assert _row_of(t, history, 61) not in set(t["request"])  # the spike
+    assert t.series.shape == (len(t.series), 30) and list(t.series.columns) == [s.name for s in history]
+
+
+def _row_of(t: Trend, history: list[nn.Session], request: int) -> int:
+    """The series row of the generator's request number, by its URL on the first night."""
+    first = history[0]
+    url = first.entries[deploys.request_numbers([first])[0].index(request)]["request"]["url"]
+    return t.series.attrs["urls"].index(nn.normalise_url(url))
+
+
+def test_steady_requests_raise_no_false_alarm():
+    for seed in (1, 2):
+        assert nn.trend(deploys.nightly(120, 30, seed=seed)).empty
+
+
+def test_a_frame_of_runs_and_a_phase_can_be_followed(history):
+    runs = pd.concat([s.df.assign(run=s.name) for s in history], ignore_index=True)
+    by_frame = nn.trend(runs, metric="wait")
+    assert by_frame.settings["metric"] == "wait"
+    assert list(by_frame.series.columns) == [s.name for s in history]
+    assert by_frame["run"].tolist() == nn.trend(history, metric="wait")["run"].tolist()
+
+
+def test_identical_runs_and_a_request_missing_some_nights_are_handled():
+    base = [entry("https://example.com/a", at=0), entry("https://example.com/b", at=5)]
+    runs = [nn.Session(f"n{i}", base if i % 3 else base[:1]) for i in range(12)]
+    t = nn.trend(runs)
+    assert t.empty and np.isnan(t.series.loc[1]).sum() == 4
+
+
+def test_the_figure_shows_each_changed_series_and_its_change(history):
+    t = nn.trend(history)
+    fig = t.figure()
+    lines = [trace for trace in fig.data if trace.mode == "lines+markers"]
+    assert len(lines) == t["request"].nunique() and len(lines[0].x) == 30
+    marks = [trace for trace in fig.data if trace.mode == "markers"]
+    assert marks[0].x[0] == t["run"].iloc[0] and marks[0].marker.symbol == "triangle-up"
+    assert "over 30 runs" in fig.layout.title.text
+
+
+def test_bad_arguments_are_named():
+    s = nn.Session("s", [entry()])
+    with pytest.raises(ValueError, match="metric='ttfb': one of time, blocked"):
+        nn.trend([s, s], metric="ttfb")
+    with pytest.raises(ValueError, match="a trend needs a history of several"):
+        nn.trend([s])
+    with pytest.raises(TypeError, match=r"runs\[1\]: a Session or a traffic frame, not str"):
+        nn.trend([s, "x.har"])
+    with pytest.raises(ValueError, match="min_size must be >= 2"):
+        nn.trend([s, s], min_size=1)
+    with pytest.raises(ValueError, match="one frame is one run"):
+        nn.trend(s.df)

@@ -1,9 +1,9 @@
-"""The `necto-nb` command: lab, validate, convert, diff, capture and demo.
+"""The `necto-nb` command: lab, validate, convert, diff, compare, capture and demo.
 
 Each subcommand is a thin layer over the library (read_har, Session.to_har, diff,
-Session.capture, demo.serve): whatever it does, a notebook can do the same way.
-Exit status: 0 done, 1 warnings with `validate --strict` (or differences with
-`diff --exit-code`), 2 errors.
+compare_timings, Session.capture, demo.serve): whatever it does, a notebook can do the
+same way. Exit status: 0 done, 1 warnings with `validate --strict` (or differences with
+`diff --exit-code`, regressions with `compare --exit-code`), 2 errors.
 """
 
 from __future__ import annotations
@@ -119,6 +119,30 @@ def _parser() -> argparse.ArgumentParser:
                       help="ignore this JSON body path and below, e.g. '$.items[*].updated_at' (repeatable)")
     diff.add_argument("--no-bodies", action="store_true", help="compare status and headers only")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are differences")
+
+    compare = command(
+        "compare", _compare, "compare the timings of runs before and after a change",
+        "Read the runs of BEFORE and AFTER (each a HAR file, a folder of them or a quoted\n"
+        "glob such as 'runs/before/*.har'; or list files with --before and --after), pair\n"
+        "their requests (renamed assets, moved build folders, varying query values and\n"
+        "renamed hosts included) and print the requests that got slower, beyond the\n"
+        "thresholds and, with several runs a side, beyond chance (q-value under --alpha).\n\n"
+        "exit status: 0 done (1 with --exit-code when something got slower), 2 errors.",
+    )
+    compare.add_argument("sides", nargs="*", metavar="BEFORE AFTER", help="the runs before and after the change")
+    compare.add_argument("--before", nargs="+", action="extend", default=[], metavar="FILE",
+                         help="HAR files of the runs before (instead of BEFORE)")
+    compare.add_argument("--after", nargs="+", action="extend", default=[], metavar="FILE",
+                         help="HAR files of the runs after (instead of AFTER)")
+    compare.add_argument("--host", action="append", default=[], metavar="A=B",
+                         help="host A before is host B after, e.g. www.example.com=staging.example.com (repeatable)")
+    compare.add_argument("--ignore-query", action="append", default=[], metavar="NAME",
+                         help="also ignore this query parameter when pairing (repeatable)")
+    compare.add_argument("--threshold", type=float, default=0.10, help="relative growth to flag (default: %(default)s)")
+    compare.add_argument("--min-delta", type=float, default=5.0, help="ms of growth to flag (default: %(default)s)")
+    compare.add_argument("--alpha", type=float, default=0.05, help="q-value to flag, with runs (default: %(default)s)")
+    compare.add_argument("--html", metavar="OUT", help="also write an HTML report (self-contained) to OUT")
+    compare.add_argument("--exit-code", action="store_true", help="exit 1 when a request got slower")
 
     capture = command(
         "capture", _capture, "record traffic through a proxy until interrupted, then write a HAR",
@@ -341,6 +365,96 @@ def _diff(args: argparse.Namespace) -> int:
             else:
                 print(f"  {row.part}{name} {row.change}: {_clip(row.b if row.change == 'added' else row.a)}")
     return WARNINGS if args.exit_code and len(changes) else OK
+
+
+# -- compare --------------------------------------------------------------------------
+
+
+def _har_files(spec: str) -> list[str]:
+    """A file, a folder (its .har and .har.gz files) or a glob, sorted."""
+    import glob
+
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        found = sorted(str(p) for p in path.iterdir() if p.name.lower().endswith(HAR_SUFFIXES))
+        if not found:
+            raise CliError(f"{spec}: a folder without .har or .har.gz files")
+        return found
+    if path.is_file():
+        return [str(path)]
+    if glob.has_magic(spec):
+        found = sorted(glob.glob(str(path)))
+        if not found:
+            raise CliError(f"{spec}: no file matches")
+        return found
+    raise CliError(f"{spec}: no such file or folder")
+
+
+def _hosts(pairs: list[str]) -> dict[str, str]:
+    hosts = {}
+    for pair in pairs:
+        before, sep, after = pair.partition("=")
+        if not sep or not before or not after:
+            raise CliError(f"--host {pair!r}: give BEFORE=AFTER, e.g. www.example.com=staging.example.com")
+        hosts[before.strip().lower()] = after.strip().lower()
+    return hosts
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from necto_nb.analysis import compare_timings
+    from necto_nb.match import CACHE_BUSTERS
+
+    if args.sides and (args.before or args.after):
+        raise CliError("give BEFORE AFTER or --before/--after, not both")
+    if args.sides:
+        if len(args.sides) != 2:
+            raise CliError(f"{len(args.sides)} arguments: give BEFORE and AFTER (quote globs: 'runs/a/*.har'), "
+                           "or list files with --before ... --after ...")
+        before, after = (_har_files(side) for side in args.sides)
+    elif args.before and args.after:
+        before = [f for spec in args.before for f in _har_files(spec)]
+        after = [f for spec in args.after for f in _har_files(spec)]
+    else:
+        raise CliError("give BEFORE and AFTER, or --before FILE... and --after FILE...")
+    runs_before, runs_after = [_read(f) for f in before], [_read(f) for f in after]
+    try:
+        table = compare_timings(runs_before, runs_after, hosts=_hosts(args.host),
+                                ignore_query=CACHE_BUSTERS | {n.lower() for n in args.ignore_query},
+                                threshold=args.threshold, min_delta=args.min_delta, alpha=args.alpha)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    lines = _compare_summary(table, before, after)
+    print("\n".join(lines))
+    if args.html:
+        from necto_nb.har.write import replacing
+        from necto_nb.plots.report import comparison_html
+
+        out = Path(args.html)
+        try:
+            with replacing(out) as file:
+                file.write(comparison_html(table, before, after).encode("utf-8"))
+        except OSError as e:
+            raise CliError(f"cannot write {out}: {e.strerror or e}") from None
+        print(f"wrote {out}")
+    return WARNINGS if args.exit_code and table["regression"].any() else OK
+
+
+def _compare_summary(table: Any, before: list[str], after: list[str]) -> list[str]:
+    counts = table["change"].value_counts()
+    several = max(table.settings["runs"].values()) > 1
+    flagged = table[table["regression"]].sort_values("time_delta", ascending=False)
+    lines = [f"before: {len(before)} run(s), after: {len(after)} run(s)",
+             f"{counts.get('matched', 0)} requests matched ("
+             + ", ".join(f"{n} {stage}" for stage, n in table["matched_by"].value_counts().items())
+             + f"), {counts.get('removed', 0)} only before, {counts.get('added', 0)} only after",
+             f"{len(flagged)} got slower" + (":" if len(flagged) else "")]
+    for row in flagged.itertuples(index=False):
+        detail = f"{row.time_baseline:,.1f} -> {row.time_candidate:,.1f} ms ({row.time_delta:+,.1f} ms"
+        if several:
+            detail += (f"; shift {row.time_shift:+,.1f} ms, CI {row.time_shift_low:+,.1f}..{row.time_shift_high:+,.1f}"
+                       f", q={row.q_value:.2g}")
+        lines.append(f"  {row.method} {_clip(row.url, 120)}: {detail})")
+    return lines
 
 
 # -- capture and demo: run until SIGINT or SIGTERM -------------------------------------

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 METRICS = ["time", *PHASES]
 _SIDES = ("baseline", "candidate")
 _UNITS = {"requests": "requests", "transfer_size": "bytes"}
+_EXACT_UP_TO = 50  # runs in all up to which a U test's p-value is exact (scipy's exact method is fast to here)
 _PAIRS_UP_TO = 40_000  # pairwise differences per Hodges-Lehmann estimate; beyond, an even sample of them
 
 
@@ -232,7 +233,12 @@ def _flag(delta: pd.Series, ratio: pd.Series, p: pd.Series | None, threshold: fl
 
 
 def _test(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Two-sided Mann-Whitney U p-values row by row; NaN pads runs without the request."""
+    """Two-sided Mann-Whitney U p-values row by row; NaN pads runs without the request.
+
+    Rows without ties and up to `_EXACT_UP_TO` runs in all get the exact p-value: the
+    normal approximation's is several times larger in the tail where a handful of runs
+    shows a change (7 runs a side, all slower: 0.0006 exact, 0.0018 approximated).
+    """
     from scipy.stats import mannwhitneyu  # scipy.stats costs a second to import: on first use
 
     p = np.full(len(a), np.nan)
@@ -240,7 +246,11 @@ def _test(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant rows: scipy warns, the p-value is right
         if whole.any() and a.shape[1] and b.shape[1]:
-            p[whole] = mannwhitneyu(a[whole], b[whole], axis=1, alternative="two-sided").pvalue
+            both = np.sort(np.concatenate([a, b], axis=1), axis=1)
+            exact = whole & (both.shape[1] <= _EXACT_UP_TO) & (np.diff(both, axis=1) != 0).all(axis=1)
+            for rows, method in ((exact, "exact"), (whole & ~exact, "asymptotic")):
+                if rows.any():
+                    p[rows] = mannwhitneyu(a[rows], b[rows], axis=1, alternative="two-sided", method=method).pvalue
         for i in np.flatnonzero(~whole):
             x, y = a[i][~np.isnan(a[i])], b[i][~np.isnan(b[i])]
             if len(x) and len(y):

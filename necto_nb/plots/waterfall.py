@@ -11,7 +11,7 @@ long before 10,000 requests. Bars are SVG elements, though, and plotly.js takes 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ def waterfall(
     page: str | int | None = None,
     rows: Any = None,
     title: str | None = None,
+    align: bool | Mapping[str, Any] = False,
 ) -> go.Figure:
     """A timing waterfall of one or several sessions, as a plotly Figure.
 
@@ -62,6 +63,11 @@ def waterfall(
     sessions (or Runs: a panel per run) give a list with one selection (or None) per session. Page timings
     (onContentLoad, onLoad, _firstPaint, ...) are labelled vertical lines; failed, 3xx,
     4xx and 5xx requests are marked at the end of their bar.
+
+    `align=True` puts each request on the lane of its match in the first session
+    (`nn.match_requests`; a dict of its options, such as `{"hosts": {...}}`, aligns with
+    those): a request only the first has leaves its lane empty below, one the first lacks
+    gets a lane at the end.
     """
     one = hasattr(sessions, "df") and not isinstance(sessions, Runs)  # Runs: a Session per run
     group = [sessions] if one else list(sessions)
@@ -77,15 +83,17 @@ def waterfall(
             raise ValueError(f"rows: {len(picks)} selections for {len(group)} sessions; "
                              "give one per session (None for all of it)")
     panels = [_place(s, page, r) for s, r in zip(group, picks)]
+    if align is not False and len(panels) > 1:
+        _align(panels, {} if align is True else dict(align))
 
-    heights = np.array([max(len(p.frame), 3) for p in panels], dtype=float)
+    heights = np.array([max(p.height, 3) for p in panels], dtype=float)
     layout = _panels([p.name for p in panels], heights / heights.sum())
     data: list[dict] = []
     shapes: list[dict] = []
     annotations = list(layout.get("annotations", []))
     legend: set[str] = set()
     height = int(min(1600, max(360, 160 + heights.sum() * 16)))
-    lanes = int(sum(len(p.frame) for p in panels))
+    lanes = int(sum(p.height for p in panels))
     # Beyond BARS_UP_TO requests the phases are WebGL lines, about as thick as a lane (at
     # least a pixel): SVG bars cost plotly.js about 0.1 ms each, on every redraw.
     line = None if lanes <= BARS_UP_TO else float(np.clip(0.8 * (height - 200) / lanes, 1, 8))
@@ -98,7 +106,7 @@ def waterfall(
         yaxis = layout[f"yaxis{axis}"]
         yaxis |= {"autorange": "reversed", "zeroline": False, "showgrid": False}
         if len(panel.frame) <= _LANE_LABELS_UP_TO:
-            yaxis |= {"tickmode": "array", "tickvals": list(range(len(panel.frame))),
+            yaxis |= {"tickmode": "array", "tickvals": panel.lanes.tolist(),
                       "ticktext": panel.lane_labels(), "tickfont": {"size": 9}}
         else:
             yaxis |= {"showticklabels": False, "title": {"text": f"{len(panel.frame):,} requests"}}
@@ -129,6 +137,16 @@ class _Panel:
     spans: dict[str, np.ndarray]  # drawn phase -> ms (0 where it does not apply)
     marks: list[tuple[float, str, str]]  # page timing lines: (x, label, dash)
     axis_title: str
+    lanes: np.ndarray = None  # type: ignore[assignment]  # each request's lane; in order unless aligned
+
+    def __post_init__(self) -> None:
+        if self.lanes is None:
+            self.lanes = np.arange(len(self.frame), dtype="float32")
+
+    @property
+    def height(self) -> int:
+        """Lanes drawn, empty ones (a request the panel lacks, when aligned) included."""
+        return int(self.lanes.max()) + 1 if len(self.lanes) else 0
 
     def traces(self, legend: set[str], xaxis: str, yaxis: str, line: float | None) -> list[dict]:
         """The panel's traces: hover points, one trace per phase, one per status class.
@@ -137,7 +155,7 @@ class _Panel:
         """
         # Positions go to the browser as float32 (half the bytes of the page; 0.01 ms apart
         # a minute into a session, finer than any screen); hover numbers stay float64.
-        lanes = np.arange(len(self.frame), dtype="float32")
+        lanes = self.lanes
         axes = {"xaxis": xaxis, "yaxis": yaxis}
         points = "scatter" if line is None else "scattergl"
         total = sum(self.spans.values())
@@ -220,6 +238,22 @@ class _Panel:
                            "showarrow": False, "textangle": -90, "xanchor": "right", "yanchor": "top",
                            "font": {"size": 9, "color": "#333333"}})
         return lines, labels
+
+
+def _align(panels: list[_Panel], options: dict[str, Any]) -> None:
+    """Lanes by matched request: each panel's requests on the lanes of their match in the
+    first panel, requests the first lacks on new lanes after its last."""
+    from necto_nb.match import match_requests
+
+    first = panels[0]
+    lane_of = dict(zip(first.frame.index, first.lanes.tolist()))
+    for panel in panels[1:]:
+        pairs = match_requests(first.frame, panel.frame, **options)
+        matched = pairs[pairs["change"] == "matched"]
+        lanes = {b: lane_of[a] for a, b in zip(matched["entry_a"].tolist(), matched["entry_b"].tolist())}
+        added = pairs.loc[pairs["change"] == "added", "entry_b"].tolist()
+        lanes.update({e: float(first.height + i) for i, e in enumerate(added)})
+        panel.lanes = np.array([lanes[e] for e in panel.frame.index], dtype="float32")
 
 
 def _typed(values: np.ndarray, dtype: str = "f8") -> dict:

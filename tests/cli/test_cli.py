@@ -46,7 +46,7 @@ def out(result: subprocess.CompletedProcess) -> str:
 def test_help_for_every_command(script):
     top = run(script, "--help")
     assert top.returncode == 0
-    for command in ["lab", "validate", "convert", "diff", "capture", "demo"]:
+    for command in ["lab", "validate", "convert", "diff", "compare", "capture", "demo"]:
         assert command in top.stdout.decode()
         sub = run(script, command, "--help")
         assert sub.returncode == 0, command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -205,3 +206,28 @@ def test_beyond_the_bar_limit_phases_are_webgl_lines_still_one_trace_each():
     assert x[0] == pytest.approx(1.5) and x[1] == pytest.approx(21.5) and y[0] == y[1] == 0
     assert wait.line.width >= 1
     assert fig.layout.hovermode == "y" and len(hover(fig)) == n
+
+
+def test_runs_align_by_matched_request():
+    from necto_nb.demo import deploys
+
+    (before,), (after,) = deploys.deploy_pair(30, seed=3)
+    fig = nn.waterfall([before, after], align=True)
+    # the hover points carry each request's lane; a request keeps its lane across the deploy
+    lanes = [{}, {}]
+    for trace in fig.data:
+        if trace.name == "request":
+            panel = 0 if trace.yaxis == "y" else 1
+            for text, y in zip(trace.hovertext, trace.y):
+                lanes[panel][re.search(r"</b> (\S+)<br>", text).group(1)] = y
+    ids_before = {e["request"]["url"]: e["_request"] for e in before.entries}
+    ids_after = {e["request"]["url"]: e["_request"] for e in after.entries}
+    lane_before = {ids_before[u.replace("&amp;", "&")]: y for u, y in lanes[0].items()}
+    lane_after = {ids_after[u.replace("&amp;", "&")]: y for u, y in lanes[1].items()}
+    shared = set(lane_before) & set(lane_after)
+    assert len(shared) == 30 and all(lane_before[k] == lane_after[k] for k in shared)
+    # the 5 requests only after the deploy get lanes after the first panel's last
+    assert sorted(y for k, y in lane_after.items() if k not in shared) == list(range(35, 40))
+    assert len(fig.layout.yaxis2.tickvals) == 35
+    with pytest.raises(TypeError, match="unexpected keyword argument 'hostz'"):
+        nn.waterfall([before, after], align={"hostz": {}})

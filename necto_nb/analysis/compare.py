@@ -167,8 +167,8 @@ def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
     for i, item in enumerate(items):
         if isinstance(item, pd.DataFrame):
             frame, pages = item, []
-        elif hasattr(item, "df"):
-            frame, pages = item.df, list(item.pages)
+        elif hasattr(item, "df"):  # a Session, or many runs as one frame (nn.Runs)
+            frame, pages = item.df, list(getattr(item, "pages", ()))
         else:
             raise TypeError(f"{side}[{i}]: a Session or a traffic frame, not {type(item).__name__}")
         missing = {"method", "url", "started", "status", *METRICS} - set(frame.columns)

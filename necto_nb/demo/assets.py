@@ -10,6 +10,8 @@ would make repeated page loads differ.
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 
 TILES = 4
 
@@ -141,3 +143,26 @@ SEED_ITEMS = [
         ]
     )
 ]
+
+_STATIC_LINK = re.compile(r'((?:src|href)=")/static/([^"]+)"')
+_CONTENT_HASH = re.compile(r"\.[0-9a-f]{8}(\.[A-Za-z0-9]+)$")
+
+
+def index_html(build: int | None = None) -> str:
+    """The page; with a `build` number, its static files are linked as a bundler deploys
+    them: under `/build-<n>/static/`, each name with a hash that changes every build."""
+    if build is None:
+        return INDEX_HTML
+    return _STATIC_LINK.sub(lambda m: f'{m.group(1)}{built_path(m.group(2), build)}"', INDEX_HTML)
+
+
+def built_path(name: str, build: int) -> str:
+    """`/build-<n>/static/<stem>.<8 hex>.<ext>` for a static file's name."""
+    stem, _, ext = name.rpartition(".")
+    digest = hashlib.sha256(f"{build}:{name}".encode()).hexdigest()[:8]
+    return f"/build-{build}/static/{stem}.{digest}.{ext}"
+
+
+def unbuilt(name: str) -> str:
+    """A static file's name without the hash `built_path` put in it."""
+    return _CONTENT_HASH.sub(r"\1", name)

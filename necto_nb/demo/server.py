@@ -34,12 +34,15 @@ class DemoServer:
 
     `slow_ms` is added to every `/slow` response, so one script run against a "baseline"
     (`slow_ms=0`) and a "candidate" (`slow_ms=300`) shows a timing regression; it may be
-    changed while the server runs. `served` lists `(method, uri, status)` of each request
-    answered (status 0 for a dropped connection), newest last.
+    changed while the server runs. `build` (a number, or None) deploys a build: the page
+    links its static files under `/build-<n>/static/` with a content hash in each name, as
+    a bundler does, so a new build renames every asset. `served` lists `(method, uri,
+    status)` of each request answered (status 0 for a dropped connection), newest last.
     """
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, slow_ms: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, slow_ms: int = 0, build: int | None = None) -> None:
         self.slow_ms = slow_ms
+        self.build = build
         self.served: deque[tuple[str, str, int]] = deque(maxlen=10_000)
         try:
             self._sockets = bind_sockets(port, address=host)
@@ -67,6 +70,16 @@ class DemoServer:
     @slow_ms.setter
     def slow_ms(self, value: int) -> None:
         self._slow_ms = _delay(value, "slow_ms")
+
+    @property
+    def build(self) -> int | None:
+        return self._build
+
+    @build.setter
+    def build(self, value: int | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"build must be a whole number from 0, or None, not {value!r}")
+        self._build = value
 
     @property
     def url(self) -> str:
@@ -125,7 +138,7 @@ class DemoServer:
         # Handlers still in /slow woke on _stopping and dropped their connection; asyncio.run cancels the rest.
 
 
-def serve(port: int = 0, host: str = "127.0.0.1", *, slow_ms: int = 0) -> DemoServer:
+def serve(port: int = 0, host: str = "127.0.0.1", *, slow_ms: int = 0, build: int | None = None) -> DemoServer:
     """Start the demo site in a background thread and return its handle.
 
     `port=0` picks a free port (read it from `.url`). Loopback by default. Pages:
@@ -133,8 +146,9 @@ def serve(port: int = 0, host: str = "127.0.0.1", *, slow_ms: int = 0) -> DemoSe
     `/redirect?to=/path&status=302`, `/gzip` (always gzip-encoded; other text responses
     over 1 KiB are gzipped when the client accepts it), `/slow?ms=300` (plus `slow_ms`),
     `/error?status=500`, `/drop` (closes the connection without an answer), `/ws` (WebSocket echo).
+    `build` deploys a build: hashed static files under `/build-<n>/static/` (see DemoServer).
     """
-    return DemoServer(port, host, slow_ms=slow_ms)
+    return DemoServer(port, host, slow_ms=slow_ms, build=build)
 
 
 def application(site: DemoServer) -> tornado.web.Application:
@@ -143,6 +157,7 @@ def application(site: DemoServer) -> tornado.web.Application:
         [
             (r"/", _Index, args),
             (r"/static/(.+)", _Static, args),
+            (r"/build-\d+/static/(.+)", _Static, args),
             (r"/api/items", _Items, args),
             (r"/api/items/(\d+)", _Item, args),
             (r"/redirect", _Redirect, args),
@@ -242,11 +257,12 @@ class _Index(_Handler):
             # A session cookie gives redaction something real to remove on export.
             self.set_cookie("demo_session", secrets.token_hex(8), httponly=True, samesite="Lax")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(assets.INDEX_HTML)
+        self.finish(assets.index_html(self.site.build))
 
 
 class _Static(_Handler):
     def get(self, name: str) -> None:
+        name = assets.unbuilt(name)
         if name not in assets.STATIC:
             self.fail(404, f"no such static file: {name}")
         content_type, body = assets.STATIC[name]

@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-_ASSET = re.compile(r'(?:src|href)="(/static/[^"]+)"')
+_ASSET = re.compile(r'(?:src|href)="(/(?:build-\d+/)?static/[^"]+)"')
 _HEADERS = {"Authorization": "Bearer demo-token", "Content-Type": "application/json"}
 
 

@@ -73,5 +73,9 @@ def test_timing_regression(tmp_path):
 flagged = comparison[comparison.regression]
 slow = flagged[flagged.url.str.contains("/slow")]
 assert len(slow) == 1 and slow.time_delta.iloc[0] > 200, flagged[["url", "time_delta"]]
+# the deploy renamed every static file, and each was still paired with its baseline
+renamed = comparison[comparison.url.str.contains("/build-1041/static/")]
+assert len(renamed) >= 6 and (renamed.change == "matched").all() and (renamed.matched_by == "template").all()
+assert not comparison.change.isin(["added", "removed"]).any(), comparison[["url", "change"]]
 assert len(replayed) == len(baseline[0])
 """)

@@ -401,6 +401,8 @@ def _mask_part(part: str, *, between_dots: bool = False) -> str:
         rest = "".join(pieces[k:])
         if _LONG_NUMBER.fullmatch(rest) or _hashlike(rest):
             return "".join(pieces[:k]) + MASK
+    if len(pieces) > 1 and (_WORD_AND_NUMBER.fullmatch(pieces[0]) or _wordy(pieces[0])):
+        return part  # a name with no hash found after it: masking it whole would lose the name
     if _LONG_NUMBER.fullmatch(part) or _hashlike(part) or (between_dots and _HEX.fullmatch(part)):
         return MASK
     return part

@@ -50,6 +50,8 @@ COLUMNS = ["entry_a", "entry_b", "change", "matched_by", "method", "url_a", "url
 
 IgnoreQuery = bool | Iterable[str]
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+# scheme://host[:port]/path with a plain host name (no user, no IPv6, no odd characters).
+_SIMPLE_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[^#?\\]*)?")
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,14 @@ def _parse(url: str, ignored: bool | frozenset[str]) -> _Url:
 def _origin_and_path(head: str) -> tuple[str, str, str, str, str]:
     """(origin, scheme, host, ":port" or "", path) of a URL without its query: the scheme
     and host lower-cased, a default port dropped. A URL that does not parse is its own path."""
+    fast = _SIMPLE_URL.fullmatch(head)
+    if fast and (not fast.group(3) or int(fast.group(3)[1:]) <= 65535):
+        # scheme://host[:port]/path, most URLs: no need for urlsplit's generality
+        scheme, host, port_text, path = fast.groups()
+        scheme, host = scheme.lower(), host.lower()
+        number = str(int(port_text[1:])) if port_text else ""
+        shown_port = f":{number}" if number and number != _DEFAULT_PORTS.get(scheme) else ""
+        return f"{scheme}://{host}{shown_port}", scheme, host, shown_port, path or "/"
     try:
         parts = urlsplit(head)
         port = parts.port
@@ -359,6 +369,7 @@ _NUMBERS = re.compile(r"\d+(?:[._-]\d+)*")
 _HEX = re.compile(r"[0-9a-f]{6,}|[0-9A-F]{6,}")
 _HUMP = re.compile(r"[A-Z]?[a-z]+")
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
+_DIGIT = re.compile(r"\d")
 _WORD_AND_NUMBER = re.compile(r"(?:[a-z]+|[A-Z][a-z]+)\d{1,4}|\d{1,4}(?:[a-z]+|[A-Z][a-z]+)")
 _SEPARATORS = re.compile(r"([-_~])")
 MASK = "*"
@@ -416,7 +427,7 @@ def _hashlike(token: str) -> bool:
         return False
     if _HEX.fullmatch(core):
         return not core.isalpha()
-    if any(c.isdigit() for c in core):
+    if _DIGIT.search(core):
         return not _WORD_AND_NUMBER.fullmatch(core)
     if core.isupper():
         return len(core) >= 8  # esbuild's base32 hashes; shorter capitals are words (README)

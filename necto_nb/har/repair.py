@@ -187,11 +187,11 @@ class Repairer:
 
     def _value(self, kind: str, key: str, field: Field, obj: dict, path: str, parent: dict | None) -> None:
         """obj[key] has its type: check what is inside it, or its format."""
-        value, where = obj[key], f"{path}.{key}"
-        if isinstance(value, dict) and field.of:
-            self._optional(obj, key, path, lambda value: self._object(field.of, value, where, obj), field.required)
-        elif isinstance(value, list) and field.of:
-            self._items(field.of, obj, key, path)
+        value, where, of = obj[key], f"{path}.{key}", field.of
+        if isinstance(value, dict) and of:
+            self._optional(obj, key, path, lambda value: self._object(of, value, where, obj), field.required)
+        elif isinstance(value, list) and of:
+            self._items(of, obj, key, path)
         elif isinstance(value, str) and (field.formats or field.pattern):
             self._format(kind, key, field, obj, path)
         elif field.min is not None and isinstance(value, (int, float)) and value < field.min:
@@ -380,7 +380,7 @@ def _is(value: Any, kind: str) -> bool:
     return isinstance(value, (int, float)) and value == value and abs(value) != float("inf")
 
 
-_CLASSES = {OBJECT: dict, ARRAY: list, NULL: type(None)}
+_CLASSES: dict[str, type] = {OBJECT: dict, ARRAY: list, NULL: type(None)}
 
 
 def _coerce(value: Any, kind: str) -> Any:

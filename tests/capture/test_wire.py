@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.proxy]
 
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed (apt-get install curl)")
 THINK, CHUNKS, GAP = 200, 5, 80  # ms before the headers; 1000-byte chunks, ms apart
+#: ms a loaded machine may take to schedule a client between an event and its time stamp
+#: (the proxy's view lies inside the client's, up to this)
+SLACK = 25
 #: curl's -w fields, seconds from the start of the transfer
 CURL_TIMES = ("time_connect", "time_appconnect", "time_pretransfer", "time_starttransfer", "time_total")
 
@@ -75,11 +78,11 @@ def test_phases_agree_with_curls_own_timings(proxy, upstream, origin):
     # ours (held back, it would be the whole body more), and so is its receive.
     if origin == "http":  # the upstream connect happens after the request, inside curl's wait
         assert t["connect"] >= 0 and t["ssl"] == -1
-        assert t["wait"] + t["connect"] <= seen["wait"] + 5
+        assert t["wait"] + t["connect"] <= seen["wait"] + SLACK
     else:  # made during curl's TLS handshake with the proxy
         assert t["connect"] >= t["ssl"] > 0
-        assert t["connect"] <= seen["setup"] + 5
-        assert t["wait"] <= seen["wait"] + 5
+        assert t["connect"] <= seen["setup"] + SLACK
+        assert t["wait"] <= seen["wait"] + SLACK
     body_time = (CHUNKS - 1) * GAP
     assert seen["wait"] - t["wait"] - max(t["connect"], 0) < body_time / 2
     assert abs(seen["receive"] - t["receive"]) < body_time / 2
@@ -259,4 +262,4 @@ def test_chromium_page_load_matches_its_own_har_on_fewer_connections(proxy, upst
         assert mine["response"]["status"] == theirs["response"]["status"] == 200
         assert mine["response"]["content"]["size"] == theirs["response"]["content"]["size"]
         # The browser's wait holds the proxy's (and any queueing): never less, and the think time is in both.
-        assert SCRIPT_THINK - 2 <= mine["timings"]["wait"] <= theirs["timings"]["wait"] + 5
+        assert SCRIPT_THINK - 2 <= mine["timings"]["wait"] <= theirs["timings"]["wait"] + SLACK

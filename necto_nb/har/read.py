@@ -242,6 +242,8 @@ def _log_and_entries(data: bytes, name: str, report: Report) -> tuple[dict[str, 
         report.add("error", "log.entries", "log.entries is missing", "cannot read traffic")
         raise HarError.from_issues(report, name)
     raw = log.pop("entries")
+    if isinstance(raw, dict):  # entries at the top level, decoded with their siblings
+        raise HarError(f"{name}: log.entries is an object, not a list", [*report])
     try:
         return log, _split.decode(raw)
     except msgspec.ValidationError:

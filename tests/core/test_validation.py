@@ -212,6 +212,7 @@ def test_a_body_that_is_not_a_string_is_repaired():
     (b'"text"', "the top level is a string"),
     (b'{"log": 5}', "log is a number"),
     (b'{"log": {"entries": {}}}', "log.entries is an object, not a list"),
+    (b'{"entries": {}}', "log.entries is an object, not a list"),  # found by test_fuzz.py::test_any_json
     (b'{"other": 1}', "no 'log' object"),
 ])
 def test_wrong_shapes_are_clear_errors(top, message):

@@ -129,22 +129,24 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
     # Each run's file directly, in the runs' order (no discovery, no reordering after), on
     # threads: pyarrow decodes without the GIL.
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        table = pa.concat_tables(pool.map(lambda name: _read_run(folder, name, pq), meta["run"]))
-    if len(table) != meta["entries"].sum():
-        raise HarError(f"{folder}: the runs' files hold {len(table)} entries, {RUNS_FILE} says {meta['entries'].sum()}")
-    har = table.column("har").combine_chunks()
-    df = _frame(table.drop_columns(["har"]), meta)
-    offsets = np.frombuffer(har.buffers()[1], dtype=np.int64)[har.offset:har.offset + len(har) + 1]
-    data = memoryview(har.buffers()[2])
-    runs_data, start = [], 0
-    for row in meta.itertuples(index=False):
-        first, last = int(offsets[start]), int(offsets[start + row.entries])
+        tables = list(pool.map(lambda name: _read_run(folder, name, pq), meta["run"]))
+    sizes = [len(t) for t in tables]
+    if sizes != meta["entries"].tolist():
+        wrong = next(i for i, (a, b) in enumerate(zip(sizes, meta["entries"])) if a != b)
+        raise HarError(f"{folder}: run {meta['run'][wrong]!r} holds {sizes[wrong]} entries, "
+                       f"{RUNS_FILE} says {meta['entries'][wrong]}")
+    df = _frame(pa.concat_tables([t.drop_columns(["har"]) for t in tables]), meta)
+    runs_data = []
+    for row, table in zip(meta.itertuples(index=False), tables):
+        har = table.column("har").combine_chunks()  # one chunk per file: no copy, the entries stay in its buffer
+        offsets = np.frombuffer(har.buffers()[1], dtype=np.int64)[har.offset:har.offset + len(har) + 1]
+        first = int(offsets[0])
         runs_data.append(RunData(
             row.run, row.file, json.loads(row.log), json.loads(row.pages),
-            Report(Issue(*issue) for issue in json.loads(row.report)), data[first:last],
-            offsets[start + 1:start + row.entries + 1] - first, set(json.loads(row.page_ids)), row.folder,
-            None if row.origin is None else json.loads(row.origin), bool(row.pages_absent)))
-        start += row.entries
+            Report(Issue(*issue) for issue in json.loads(row.report)),
+            memoryview(har.buffers()[2])[first:int(offsets[-1])], offsets[1:] - first,
+            set(json.loads(row.page_ids)), row.folder, None if row.origin is None else json.loads(row.origin),
+            bool(row.pages_absent)))
     return Runs(df, runs_data)
 
 

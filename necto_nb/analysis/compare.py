@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from necto_nb.analysis.on_dask import per_request
 from necto_nb.frame import PHASES
 from necto_nb.match import CACHE_BUSTERS, STAGES, Catalogue, IgnoreQuery, Rule
+from necto_nb.runs import Runs
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -160,6 +162,11 @@ def compare_timings(
 
 def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
     """A side as (frame, pages) per run."""
+    value = per_request(value)  # a Dask DataFrame: the per-request table its workers reduce it to
+    if isinstance(value, Runs):  # each run's rows with its own pages
+        if not len(value):
+            raise ValueError(f"{side}: no runs given")
+        return value.split()
     items = [value] if hasattr(value, "df") or isinstance(value, pd.DataFrame) else list(value)
     if not items:
         raise ValueError(f"{side}: no runs given")
@@ -167,8 +174,8 @@ def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
     for i, item in enumerate(items):
         if isinstance(item, pd.DataFrame):
             frame, pages = item, []
-        elif hasattr(item, "df"):  # a Session, or many runs as one frame (nn.Runs)
-            frame, pages = item.df, list(getattr(item, "pages", ()))
+        elif hasattr(item, "df"):
+            frame, pages = item.df, list(item.pages)
         else:
             raise TypeError(f"{side}[{i}]: a Session or a traffic frame, not {type(item).__name__}")
         missing = {"method", "url", "started", "status", *METRICS} - set(frame.columns)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from necto_nb.analysis.compare import METRICS, runs_of
+from necto_nb.analysis.on_dask import per_request
 from necto_nb.match import CACHE_BUSTERS, STAGES, Catalogue, IgnoreQuery, Rule
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ def trend(
 
 def _history(runs: Any) -> tuple[list[str], list[pd.DataFrame]]:
     """Run names and frames, oldest first."""
+    runs = per_request(runs)  # a Dask DataFrame: the per-request table its workers reduce it to
     if isinstance(runs, pd.DataFrame) or hasattr(runs, "df") and "run" in runs.df.columns:
         frame = runs if isinstance(runs, pd.DataFrame) else runs.df
         if "run" not in frame.columns:

@@ -59,3 +59,22 @@ def test_an_unreadable_file_fails_the_computation_naming_it(client, tmp_path):
     ddf = nn.read_hars(tmp_path, engine="dask")
     with pytest.raises(nn.HarError, match=f"{tmp_path / 'bad.har'}: invalid JSON"):
         ddf.compute()
+
+
+def test_compare_timings_and_trend_take_the_dask_frame(client, tmp_path):
+    from tests.analysis.factory import runs as make_runs
+
+    sessions = make_runs(6, 8, seed=1) + make_runs(6, 8, seed=2, slow={3: 3.0})
+    for night, session in enumerate(sessions, 1):
+        session.to_har(tmp_path / f"2026-11-{night:02d}.har")
+    runs = nn.read_hars(tmp_path, progress=False)
+    ddf = nn.read_hars(tmp_path, engine="dask", files_per_partition=5)
+    before, after = runs.names[:6], runs.names[6:]
+    on_dask = nn.compare_timings(ddf[ddf.run.isin(before)], ddf[ddf.run.isin(after)])
+    here = nn.compare_timings(runs[before], runs[after])
+    columns = ["method", "url", "change", "time_baseline", "time_candidate", "time_delta", "p_value", "regression"]
+    pd.testing.assert_frame_equal(on_dask[columns], here[columns])
+    assert on_dask[on_dask.regression].url.str.contains("/asset/3.js").tolist() == [True]
+    changes = nn.trend(ddf)
+    assert changes[["url", "run"]].values.tolist() == nn.trend(runs)[["url", "run"]].values.tolist()
+    assert changes[changes.url.str.contains("/asset/3.js")].run.tolist() == ["2026-11-07"]

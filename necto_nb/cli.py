@@ -122,8 +122,9 @@ def _parser() -> argparse.ArgumentParser:
 
     compare = command(
         "compare", _compare, "compare the timings of runs before and after a change",
-        "Read the runs of BEFORE and AFTER (each a HAR file, a folder of them or a quoted\n"
-        "glob such as 'runs/before/*.har'; or list files with --before and --after), pair\n"
+        "Read the runs of BEFORE and AFTER (each a HAR file, a folder of them, a quoted\n"
+        "glob such as 'runs/before/*.har' or a Parquet dataset of runs that\n"
+        "`necto-nb convert ... -o FOLDER/` wrote; or list files with --before and --after), pair\n"
         "their requests (renamed assets, moved build folders, varying query values and\n"
         "renamed hosts included) and print the requests that got slower, beyond the\n"
         "thresholds and, with several runs a side, beyond chance (q-value under --alpha).\n\n"
@@ -390,6 +391,24 @@ def _har_files(spec: str) -> list[str]:
     raise CliError(f"{spec}: no such file or folder")
 
 
+def _runs(specs: list[str]):
+    """One side's runs: a Parquet dataset of runs (a folder `Runs.to_parquet` wrote), or HAR
+    files, folders and globs read as one (`read_hars`); an unreadable file is an error."""
+    from necto_nb import HarError, read_hars, read_parquet
+    from necto_nb.parquet import RUNS_FILE
+
+    try:
+        if len(specs) == 1 and (Path(specs[0]) / RUNS_FILE).is_file():
+            return read_parquet(specs[0])
+        runs = read_hars([f for spec in specs for f in _har_files(spec)], progress=False)
+    except HarError as e:
+        raise CliError(str(e)) from None
+    if runs.report.errors:
+        first = runs.report.errors[0]
+        raise CliError(f"cannot read {first.path}: {first.message}")
+    return runs
+
+
 def _hosts(pairs: list[str]) -> dict[str, str]:
     hosts = {}
     for pair in pairs:
@@ -410,13 +429,12 @@ def _compare(args: argparse.Namespace) -> int:
         if len(args.sides) != 2:
             raise CliError(f"{len(args.sides)} arguments: give BEFORE and AFTER (quote globs: 'runs/a/*.har'), "
                            "or list files with --before ... --after ...")
-        before, after = (_har_files(side) for side in args.sides)
+        runs_before, runs_after = (_runs([side]) for side in args.sides)
     elif args.before and args.after:
-        before = [f for spec in args.before for f in _har_files(spec)]
-        after = [f for spec in args.after for f in _har_files(spec)]
+        runs_before, runs_after = _runs(args.before), _runs(args.after)
     else:
         raise CliError("give BEFORE and AFTER, or --before FILE... and --after FILE...")
-    runs_before, runs_after = [_read(f) for f in before], [_read(f) for f in after]
+    before, after = runs_before.files, runs_after.files
     try:
         table = compare_timings(runs_before, runs_after, hosts=_hosts(args.host),
                                 ignore_query=CACHE_BUSTERS | {n.lower() for n in args.ignore_query},

@@ -85,3 +85,14 @@ def test_bad_arguments_are_named(script, runs, tmp_path):
     ]:
         result = run(script, *args)
         assert result.returncode == 2 and message in result.stderr.decode(), (args, out(result))
+
+
+def test_parquet_datasets_of_runs_give_the_same_answer(script, runs, tmp_path):
+    folder, _, _ = runs
+    for side in ("before", "after"):
+        assert run(script, "convert", str(folder / side / "*.har"), "-o", f"{tmp_path / side}/").returncode == 0
+    from_datasets = run(script, "compare", str(tmp_path / "before"), str(tmp_path / "after"))
+    from_files = run(script, "compare", str(folder / "before"), str(folder / "after"))
+    assert from_datasets.returncode == 0, out(from_datasets)
+    assert from_datasets.stdout.decode() == from_files.stdout.decode()  # the datasets name the files read
+    assert "3 got slower" in from_datasets.stdout.decode()

@@ -79,3 +79,18 @@ assert len(renamed) >= 6 and (renamed.change == "matched").all() and (renamed.ma
 assert not comparison.change.isin(["added", "removed"]).any(), comparison[["url", "change"]]
 assert len(replayed) == len(baseline[0])
 """)
+
+
+def test_many_runs(tmp_path):
+    run("04-many-runs.ipynb", tmp_path, """
+assert len(runs) == 30 and not runs.report, runs.report
+assert runs.names[0] == "2026-11-01/checkout" and runs.names[-1] == "2026-11-30/checkout"
+# other requests may drift with the machine's load; the deployed slowdown must stand out
+flagged = comparison[comparison.regression]
+slow = flagged[flagged.url.str.contains("/slow")]
+assert len(slow) == 1 and slow.time_delta.iloc[0] > 150, flagged[["url", "time_delta"]]
+assert changes[changes.url.str.contains("/slow")].run.tolist() == ["2026-11-18/checkout"], changes
+assert len(history) == 30 and len(per_night) == 30
+on_dask = distributed_comparison.set_index("url")["time_delta"]
+assert on_dask.round(6).equals(comparison.set_index("url")["time_delta"].round(6))
+""")

@@ -1,0 +1,260 @@
+"""Many runs: read_hars against the per-file loop and orjson, Dask 2 workers against 1,
+compare_timings of 500 runs against 500, and the Parquet dataset read back.
+
+    python3 bench/runs.py                  # 2,000 files of 150 entries; prints a table
+    python3 bench/runs.py --write-docs     # and updates docs/benchmarks.md
+
+Every contender runs in a fresh process of its own, in turn with the others (best of
+--repeat), so import state and the other engineers' load hurt all alike; peak memory is
+that process's (and its worker processes') high-water mark of resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+SECTION = "## Many runs"
+
+
+# -- the data -------------------------------------------------------------------------
+
+
+def write_files(folder: Path, files: int, entries: int, distinct: int = 20) -> int:
+    """`files` HAR files of `entries` entries (`distinct` different ones, repeated); their bytes."""
+    import orjson
+
+    import generate
+
+    folder.mkdir(parents=True, exist_ok=True)
+    documents = [orjson.dumps(generate.generate(entries, seed=seed)) for seed in range(distinct)]
+    for i in range(files):
+        (folder / f"run-{i:05d}.har").write_bytes(documents[i % distinct])
+    return sum(len(documents[i % distinct]) for i in range(files))
+
+
+def write_history(folder: Path, runs: int, requests: int, slow: int = 7) -> None:
+    """`runs` baseline then `runs` candidate files of `requests` requests each, every run's
+    timings drawn afresh; the candidate's request number `slow` waits 40 ms longer. Bodies
+    are left out: the comparison reads timings."""
+    import numpy as np
+    import orjson
+
+    import generate
+
+    rng = np.random.default_rng(1)
+    document = generate.generate(requests, seed=1)
+    for entry in document["log"]["entries"]:
+        entry["response"]["content"].pop("text", None)
+        entry["response"]["content"].pop("encoding", None)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = np.array([e["timings"]["wait"] for e in document["log"]["entries"]])
+    for side in ("baseline", "candidate"):
+        for run in range(runs):
+            waits = base * rng.lognormal(0, 0.2, len(base))
+            if side == "candidate":
+                waits[slow] += 40
+            for entry, wait in zip(document["log"]["entries"], waits):
+                timings = entry["timings"]
+                entry["time"] += float(wait) - timings["wait"]
+                timings["wait"] = float(wait)
+            (folder / f"{side}-{run:04d}.har").write_bytes(orjson.dumps(document))
+
+
+# -- the contenders, each run in a process of its own ----------------------------------
+
+
+def measure(name: str, folder: str, workers: int) -> dict:
+    files = sorted(Path(folder).glob("*.har"))
+    start = time.perf_counter()
+    rows = CONTENDERS[name](files, folder, workers)
+    seconds = time.perf_counter() - start
+    # VmHWM, not ru_maxrss: Linux carries a parent's ru_maxrss across fork and exec. Workers are
+    # forked from a small forkserver, so their ru_maxrss is their own.
+    peak = _vm_hwm_mb()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mb": peak, "children_peak_mb": children, "rows": rows}
+
+
+def _vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _read_hars(files, folder, workers):
+    import necto_nb as nn
+
+    return len(nn.read_hars(folder, progress=False, workers=workers).df)
+
+
+def _loop_concat(files, folder, workers):
+    import pandas as pd
+
+    import necto_nb as nn
+
+    return len(pd.concat([nn.read_har(f).df for f in files]))
+
+
+def _orjson(files, folder, workers):
+    import orjson
+
+    return sum(len(orjson.loads(f.read_bytes())["log"]["entries"]) for f in files)
+
+
+def _parquet(files, folder, workers):
+    import necto_nb as nn
+
+    return len(nn.read_parquet(Path(folder) / "history").df)
+
+
+def _dask(files, folder, workers):
+    from distributed import Client, LocalCluster
+
+    import necto_nb as nn
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.run(lambda: __import__("necto_nb.runs"))  # workers started and warm: time the work, not the start
+        start = time.perf_counter()
+        ddf = nn.read_hars(folder, engine="dask", files_per_partition=50)
+        per_run = ddf.groupby("run", observed=True)["time"].sum().compute()
+        print(json.dumps({"work_seconds": time.perf_counter() - start}), file=sys.stderr)
+        return len(per_run)
+
+
+def _compare(files, folder, workers):
+    import necto_nb as nn
+
+    runs = nn.read_hars(folder, progress=False)
+    start = time.perf_counter()
+    result = nn.compare_timings(runs.where(lambda s: s.index.str.startswith("baseline")),
+                                runs.where(lambda s: s.index.str.startswith("candidate")))
+    flagged = result[result.regression]
+    print(json.dumps({"work_seconds": time.perf_counter() - start, "flagged": flagged.url.tolist()}), file=sys.stderr)
+    return len(result)
+
+
+CONTENDERS = {"read_hars": _read_hars, "loop": _loop_concat, "orjson": _orjson, "parquet": _parquet,
+              "dask": _dask, "compare": _compare}
+
+
+def run_one(name: str, folder: Path, workers: int = 2) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--measure", name, "--folder", str(folder),
+                             "--workers", str(workers)], capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise RuntimeError(f"{name}: {result.stderr[-2000:]}")
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    for line in result.stderr.splitlines():
+        if line.startswith("{"):
+            measured.update(json.loads(line))
+    return measured
+
+
+def best_of(names: list[tuple[str, int]], folder: Path, repeat: int, only: set[str] | None = None) -> dict:
+    """Each (contender, workers) `repeat` times in turn; the fastest run of each."""
+    runs: dict = {}
+    names = [n for n in names if only is None or n[0] in only]
+    for _ in range(repeat):
+        for name, workers in names:
+            got = run_one(name, folder, workers)
+            key = (name, workers)
+            if key not in runs or got.get("work_seconds", got["seconds"]) < runs[key].get("work_seconds", runs[key]["seconds"]):
+                runs[key] = got
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--entries", type=int, default=150)
+    parser.add_argument("--runs", type=int, default=500, help="runs a side for compare_timings")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--only", help="measure only these contenders (comma-separated), the others from --results")
+    parser.add_argument("--results", type=Path, help="a JSON file keeping what was measured, for --only")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.folder, args.workers)))
+        return
+
+    import necto_nb as nn
+    from report import write_docs
+
+    only = set(args.only.split(",")) if args.only else None
+    kept = json.loads(args.results.read_text()) if args.results and args.results.exists() else {}
+    got = {tuple(json.loads(k)): v for k, v in kept.get("got", {}).items()}
+    size = kept.get("size", 0)
+
+    def keep(measured: dict) -> None:  # saved as it comes, so a later failure loses nothing
+        got.update(measured)
+        if args.results:
+            args.results.write_text(json.dumps({"size": size, "got": {json.dumps(k): v for k, v in got.items()}}))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = Path(tmp) / "files"
+        if only is None or only - {"compare"}:
+            size = write_files(files, args.files, args.entries)
+            nn.read_hars(files, progress=False).to_parquet(files / "history")
+            keep(best_of([("read_hars", 2), ("read_hars", 1), ("orjson", 1), ("parquet", 1)], files, args.repeat, only))
+            keep(best_of([("loop", 1)], files, 1, only))
+            keep(best_of([("dask", 2), ("dask", 1)], files, args.repeat, only))
+        if only is None or "compare" in only:
+            history = Path(tmp) / "history"
+            write_history(history, args.runs, args.requests)
+            keep(best_of([("compare", 1)], history, args.repeat))
+    missing = {"read_hars", "loop", "orjson", "parquet", "dask", "compare"} - {k[0] for k in got}
+    if missing:
+        print(f"measured {sorted(k[0] for k in got)}; still to measure: {sorted(missing)}")
+        return
+    text = report(got, args, size)
+    print(text)
+    if args.write_docs:
+        write_docs(SECTION, text)
+
+
+def report(got: dict, args: argparse.Namespace, size: int) -> str:
+    ours, one, loop, orj, parquet = (got[k] for k in (("read_hars", 2), ("read_hars", 1), ("loop", 1),
+                                                        ("orjson", 1), ("parquet", 1)))
+    dask2, dask1, compare = got[("dask", 2)], got[("dask", 1)], got[("compare", 1)]
+    mb = size / 1e6
+    s = lambda m: f"{m['seconds']:.2f} s"  # noqa: E731
+    rows = [
+        ("files", f"{args.files:,} x {args.entries} entries", f"{mb:,.0f} MB (`bench/generate.py`), {ours['rows']:,} rows"),
+        ("`nn.read_hars(folder)` (2 processes)", s(ours),
+         f"peak {ours['peak_mb']:.0f} MB here + {ours['children_peak_mb']:.0f} MB a worker: "
+         f"{(ours['peak_mb'] + 2 * ours['children_peak_mb']) / mb:.2f}x the files' size"),
+        ("`nn.read_hars(folder, workers=1)`", s(one), f"peak {one['peak_mb']:.0f} MB: {one['peak_mb'] / mb:.2f}x the files' size"),
+        ("`read_har` in a loop + `pd.concat`", s(loop), f"**{loop['seconds'] / ours['seconds']:.1f}x** slower than `read_hars` (target ≥ 10x); peak {loop['peak_mb']:.0f} MB"),
+        ("`orjson.loads` of every file", s(orj), f"`read_hars` takes **{ours['seconds'] / orj['seconds']:.2f}x** its time (target ≤ 1.0); one process: {one['seconds'] / orj['seconds']:.2f}x"),
+        ("`nn.read_parquet(history)`", s(parquet), f"**{ours['seconds'] / parquet['seconds']:.1f}x** faster than `read_hars` of the files (target ≥ 5x); {loop['seconds'] / parquet['seconds']:.0f}x the loop"),
+        ("Dask, `LocalCluster` of 2 workers", f"{dask2['work_seconds']:.2f} s", f"**{dask1['work_seconds'] / dask2['work_seconds']:.2f}x** faster than 1 worker (target ≥ 1.7x); {dask2['rows']} runs summed on the workers"),
+        ("Dask, 1 worker", f"{dask1['work_seconds']:.2f} s", "the same files, 50 a partition"),
+        (f"`compare_timings` of {args.runs} runs against {args.runs}, {args.requests} requests each",
+         f"{compare['work_seconds']:.2f} s", f"target < 5 s; flagged: {', '.join(compare['flagged']) or 'none'}"),
+    ]
+    from report import table
+
+    return table(rows) + (
+        f"\n\nPython {sys.version.split()[0]}, best of {args.repeat} (the loop: one run), each contender in a fresh "
+        "process, measured on a shared 2-core machine with other engineers' jobs running: compare the ratios, "
+        "not the seconds. Dask times exclude starting the cluster.")
+
+
+if __name__ == "__main__":
+    main()

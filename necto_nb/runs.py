@@ -292,9 +292,6 @@ class Runs:
         session._rest = Rest(run.name, entries, session._report, run.page_ids, session.folder, run.origin)
         return session
 
-    def sessions(self) -> list[Session]:
-        return list(self)
-
     def split(self) -> list[tuple[pd.DataFrame, list[dict]]]:
         """Each run's rows of `df` and its pages, in order: what the comparisons read of a run,
         without making a Session of each."""
@@ -328,7 +325,7 @@ def read_hars(sources: Any, *, engine: str = "pandas", progress: bool | None = N
     (engine="dask", computed by the active Dask client; see `necto_nb.dask_engine`).
 
     `sources`: a glob (`"nightly/2026-11-*/*.har"`), a folder, a path, an fsspec URL
-    (`s3://...`, needs fsspec) or a list of them. A file that cannot be read is named in
+    (`s3://...` with s3fs) or a list of them. A file that cannot be read is named in
     `runs.report` with its error; the others are read. Large reads run in `workers`
     processes (default: one per core) and show a progress bar unless `progress=False`.
     """
@@ -358,7 +355,7 @@ def read_hars(sources: Any, *, engine: str = "pandas", progress: bool | None = N
 
 
 def _size(files: Sequence[str]) -> int:
-    return sum(os.path.getsize(f) for f in files if "://" not in f and os.path.isfile(f)) or 0
+    return sum(os.path.getsize(f) for f in files if "://" not in f and os.path.isfile(f))
 
 
 def _bar(total: int, progress: bool | None):

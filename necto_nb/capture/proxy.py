@@ -79,19 +79,22 @@ class _LogCollector(logging.Handler):
 
 
 class _OriginFirst:
-    """Addon: for HTTPS, connect and shake hands with the origin before answering the client.
+    """Addon: for an HTTP/2 client over HTTPS, shake hands with the origin before the client.
 
     The client is then offered the protocol the origin chose (ALPN), as it would be without
-    the proxy. Otherwise an HTTP/2 client talks HTTP/2 to the proxy while the origin speaks
-    HTTP/1.1, and mitmproxy, which never shares an HTTP/1.1 connection between HTTP/2
-    streams, opens a new upstream connection (TCP + TLS) for every request. With this the
-    origin keeps its keep-alive connections and each entry pays only the handshakes the
-    client would have paid. A connection that fails here still fails the client's first
-    request (mitmproxy keeps the error on the connection), so it is recorded.
+    the proxy. Otherwise it talks HTTP/2 to the proxy while the origin may speak HTTP/1.1,
+    and mitmproxy, which never shares an HTTP/1.1 connection between HTTP/2 streams, opens
+    a new upstream connection (TCP + TLS) for every request. With this the origin keeps its
+    keep-alive connections and each entry pays only the handshakes the client would have
+    paid. A connection that fails here still fails the client's first request (mitmproxy
+    keeps the error on the connection), so it is recorded. A client offering only HTTP/1.1
+    has nothing to choose: its origin connection stays lazy, opened for its first request,
+    so an origin that stalls its handshake is recorded against that request.
     """
 
     def tls_clienthello(self, data) -> None:
-        if data.context.server.tls and data.context.server.address:
+        server = data.context.server
+        if server.tls and server.address and b"h2" in data.client_hello.alpn_protocols:
             data.establish_server_tls_first = True
 
 

@@ -143,14 +143,18 @@ def test_body_cut_mid_way_keeps_what_the_client_got(proxy, upstream):
 
 
 def test_failed_connections_are_connect_and_ssl_not_wait(proxy):
-    """Refused (plain and TLS) and a TLS handshake the server drops after 200 ms."""
+    """Refused (plain and TLS), and a TLS handshake the server drops after 200 ms: for an
+    HTTP/1.1 client (the connection is opened for its request; mitmproxy gives the flow no
+    timestamps of the failed one, so all of it is connect) and for an HTTP/2 client (the
+    connection is made during the client's handshake, so its TLS part is ssl)."""
     dropped = socket.create_server(("127.0.0.1", 0))
     refused_port = free_port()
 
     def drop_after_a_while() -> None:
-        conn, _ = dropped.accept()
-        time.sleep(0.2)
-        conn.close()
+        for _ in range(2):
+            conn, _ = dropped.accept()
+            time.sleep(0.2)
+            conn.close()
 
     server = threading.Thread(target=drop_after_a_while, daemon=True)
     server.start()
@@ -159,15 +163,18 @@ def test_failed_connections_are_connect_and_ssl_not_wait(proxy):
     with httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=10) as c:
         for url in urls:
             assert c.get(url).status_code == 502
+    with httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=10, http2=True) as c:
+        assert c.get(f"{drop}?h2").status_code == 502
     server.join(10)
     dropped.close()
     settle(proxy)
-    for url in urls:
+    for url in (*urls, f"{drop}?h2"):
         e = entry_for(proxy, url)
         t = e["timings"]
         assert e["response"]["status"] == 0 and e["_error"]
         assert t["connect"] >= 0 and t["wait"] < 5, (url, t)
-    assert entry_for(proxy, drop)["timings"]["ssl"] >= 195
+    assert entry_for(proxy, drop)["timings"]["connect"] >= 195
+    assert entry_for(proxy, f"{drop}?h2")["timings"]["ssl"] >= 195
 
 
 def free_port() -> int:

@@ -119,8 +119,8 @@ def compare_timings(
     out["change"] = np.select([(counts["baseline"] > 0) & (counts["candidate"] > 0), counts["baseline"] > 0],
                               ["matched", "removed"], "added")
     linked = long[(long["side"] == "candidate")].drop_duplicates("request").set_index("request")["matched_by"]
-    out["matched_by"] = linked.reindex(order).where(out["change"] == "matched").astype(object).to_numpy()
-    out.loc[out["change"] != "matched", "matched_by"] = None
+    out["matched_by"] = linked.reindex(order).astype(object).to_numpy()
+    out.loc[out["change"] != "matched", "matched_by"] = None  # an added request was linked to nothing before
     status = _sides(grouped["status"].first().unstack("side"), out.index)
     for side in _SIDES:
         out[f"status_{side}"] = status[side].astype("Int64")

@@ -32,11 +32,14 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from necto_nb.session import Session
 
 #: Query parameters that only defeat caches; ignored when matching by default.
 CACHE_BUSTERS: frozenset[str] = frozenset({
@@ -83,13 +86,12 @@ def normalise_url(url: str, ignore_query: IgnoreQuery = CACHE_BUSTERS) -> str:
     none; names compare case-insensitively). Kept parameters keep their encoding. A URL
     that does not parse is its own key.
     """
-    ignored = ignore_query if isinstance(ignore_query, bool) else frozenset(n.lower() for n in ignore_query)
-    return _parse(url, ignored).exact
+    return _parse(url, _ignored(ignore_query)).exact
 
 
 def match_requests(
-    a: Any,
-    b: Any,
+    a: Session | pd.DataFrame,
+    b: Session | pd.DataFrame,
     *,
     hosts: Mapping[str, str] | None = None,
     ignore_query: IgnoreQuery = CACHE_BUSTERS,
@@ -126,7 +128,7 @@ class Request(NamedTuple):
 
 def requests(methods: Iterable[str], urls: Iterable[str], ignore_query: IgnoreQuery = CACHE_BUSTERS) -> list[Request]:
     """`Request`s for `pair`, from methods and URLs in order of start."""
-    ignored = ignore_query if isinstance(ignore_query, bool) else frozenset(n.lower() for n in ignore_query)
+    ignored = _ignored(ignore_query)
     return [Request(m.upper(), u, _parse(u, ignored)) for m, u in zip(methods, urls)]
 
 
@@ -338,6 +340,11 @@ def _origin_and_path(head: str) -> tuple[str, str, str, str, str]:
     return f"{scheme}://{netloc}", scheme, host, shown_port, path
 
 
+def _ignored(ignore_query: IgnoreQuery) -> bool | frozenset[str]:
+    """`ignore_query` as `_parse` takes it: a bool, or lower-case names (hashable, for its cache)."""
+    return ignore_query if isinstance(ignore_query, bool) else frozenset(n.lower() for n in ignore_query)
+
+
 def _params(query: str, ignored: bool | frozenset[str]) -> tuple[tuple[str, str], ...]:
     """The query's parameters, sorted, without ignored names: split by hand, since
     cache-busting values make every URL new and urllib's parse-and-re-encode would be
@@ -495,7 +502,7 @@ class Catalogue:
 
     def __init__(self, *, hosts: Mapping[str, str] | None = None, ignore_query: IgnoreQuery = CACHE_BUSTERS,
                  rules: Sequence[Rule] = (), stages: Iterable[str] = STAGES) -> None:
-        self.ignored = ignore_query if isinstance(ignore_query, bool) else frozenset(n.lower() for n in ignore_query)
+        self.ignored = _ignored(ignore_query)
         self.hosts, self.rules, self.stages = hosts, rules, tuple(stages)
         self.newest: list[Request] = []  # per number: the request as last seen
         self.offsets: list[float] = []  # per number: ms from its run's start, as last seen

@@ -417,8 +417,8 @@ def start(
         "ssl_insecure": bool(ssl_insecure),
         "ignore_hosts": ignore,
         "http2": bool(http2),
-        # Lazy: the upstream connection opens when the client needs it (for HTTPS at the
-        # client's TLS handshake, see _OriginFirst), not at its CONNECT, so a refused
+        # Lazy: the upstream connection opens when the client needs it (for an HTTP/2 client
+        # over HTTPS at its TLS handshake, see _OriginFirst), not at its CONNECT, so a refused
         # connection or a bad certificate fails a recorded request (status 0, _error)
         # instead of a CONNECT the client never follows up.
         "connection_strategy": "lazy",

@@ -17,6 +17,7 @@ from websockets.sync.client import connect as ws_connect
 import necto_nb as nn
 from necto_nb.demo import DemoServer, serve
 from necto_nb.demo.assets import STATIC, TILES
+from tests.widgets.lab import chromium, needs_chromium
 
 
 @pytest.fixture
@@ -259,33 +260,18 @@ def test_ipv6_loopback_url():
 
 @pytest.mark.integration
 @pytest.mark.browser
+@needs_chromium
 def test_a_browser_page_load_fetches_everything_and_runs_the_script(site):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            failed: list[str] = []
-            page.on("requestfailed", lambda r: failed.append(r.url))
-            page.goto(site.url + "/")
-            page.wait_for_function("document.getElementById('status').textContent !== 'loading'", timeout=15_000)
-            assert page.text_content("#status") == "ready"
-            assert page.locator("#items li").count() == 16
-            assert failed == []
-        finally:
-            browser.close()
+    with chromium() as context:
+        page = context.new_page()
+        failed: list[str] = []
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.goto(site.url + "/")
+        page.wait_for_function("document.getElementById('status').textContent !== 'loading'")
+        assert page.text_content("#status") == "ready"
+        assert page.locator("#items li").count() == 16
+        assert failed == []
     expected = {("GET", "/"), ("GET", "/api/items"), ("POST", "/api/items"), ("GET", "/slow?ms=50"), ("GET", "/ws")}
     expected |= {("GET", f"/static/{name}") for name in STATIC}
     assert _eventually(lambda: expected <= {(method, uri) for method, uri, status in site.served if status < 400})
 
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]

@@ -17,12 +17,12 @@ import orjson
 import pytest
 
 from tests.core.har_factory import entry, har
-from tests.widgets.lab import JupyterLab, chromium, errors_in_outputs, have_chromium, open_notebook, py, run_all
+from tests.widgets.lab import JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook, py, run_all
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
-    pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed (apt-get install chromium)"),
+    needs_chromium,
 ]
 
 # Each payload runs code or adds an element if it is ever parsed as HTML (no quotes, so Python's
@@ -115,8 +115,8 @@ def test_hostile_har_text_never_runs_in_any_html_view(page, lab, tmp_path):
     try:
         cells = page.locator(".jp-Notebook .jp-CodeCell")
         outputs = [cells.nth(i).locator(".jp-Cell-outputWrapper") for i in range(6)]
-        page.wait_for_selector(".necto-table .necto-tr", timeout=30_000)
-        page.wait_for_selector(".js-plotly-plot .barlayer", timeout=30_000)
+        page.wait_for_selector(".necto-table .necto-tr")
+        page.wait_for_selector(".js-plotly-plot .barlayer")
         assert_nothing_ran(page)
 
         # the report: every message quoting HAR text shows it as text
@@ -142,7 +142,7 @@ def test_hostile_har_text_never_runs_in_any_html_view(page, lab, tmp_path):
         shows_as_text(text)
         # the import summary (the file name and the report of the imported file)
         status = grid.locator(".necto-status")
-        status.get_by_text("Imported").wait_for(timeout=30_000)
+        status.get_by_text("Imported").wait_for()
         assert "file" + PAYLOADS[0] in status.inner_text() and "missing" + PAYLOADS[0] in status.inner_text()
         assert_nothing_ran(page)
 

@@ -7,35 +7,29 @@ import pytest
 import necto_nb as nn
 from necto_nb.plots.waterfall import BARS_UP_TO
 from tests.analysis.factory import entry, page
+from tests.widgets.lab import chromium as chromium_context
+from tests.widgets.lab import needs_chromium
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, needs_chromium]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHASES = ["blocked", "dns", "connect (without ssl)", "ssl", "send", "wait", "receive"]
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_context(viewport={"width": 1300, "height": 1000}) as context:
+        yield context
 
 
 def show(chromium, fig, path):
     """Open the figure as a standalone HTML file (plotly.js inlined); the page once drawn."""
     fig.write_html(path, include_plotlyjs=True, full_html=True, div_id="plot",
                    post_script="window.__plotted = performance.now();")
-    tab = chromium.new_page(viewport={"width": 1300, "height": 1000})
+    tab = chromium.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda e: errors.append(str(e)))
     tab.goto(path.as_uri())
-    tab.wait_for_function("window.__plotted !== undefined", timeout=30_000)
+    tab.wait_for_function("window.__plotted !== undefined")
     assert errors == []
     return tab
 
@@ -44,7 +38,7 @@ def hover_text(tab, subplot: str, fraction: float = 0.5) -> str:
     """Move the mouse into a subplot (hovermode "y": a lane shows its request) and read the label."""
     box = tab.locator(f"#plot .draglayer .{subplot} .nsewdrag").first.bounding_box()
     tab.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * fraction)
-    tab.wait_for_function("document.querySelector('.hoverlayer .hovertext') !== null", timeout=5_000)
+    tab.wait_for_function("document.querySelector('.hoverlayer .hovertext') !== null")
     return tab.evaluate("document.querySelector('.hoverlayer').textContent")
 
 

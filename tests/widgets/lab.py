@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -32,8 +34,18 @@ _SETTINGS = {
 }
 
 
+# How long a browser test waits for a condition (a page drawn, a kernel idle, a value synced)
+# before it fails: one that comes at all comes well within this even on a loaded machine, so
+# it never decides a test that works; pytest's own timeout bounds the whole test.
+WAIT_S = 240
+
+
 def have_chromium() -> bool:
     return Path(CHROMIUM).is_file()
+
+
+needs_chromium = pytest.mark.skipif(not have_chromium(),
+                                    reason=f"no Chromium at {CHROMIUM} (as root: apt-get install chromium)")
 
 
 def _free_port() -> int:
@@ -49,7 +61,7 @@ class JupyterLab:
     JupyterLab loads before any installed one of the same name.
     """
 
-    def __init__(self, root: Path, timeout: float = 60.0, labextensions: tuple[Path, ...] = ()) -> None:
+    def __init__(self, root: Path, timeout: float = WAIT_S, labextensions: tuple[Path, ...] = ()) -> None:
         self.root = root
         self.token = "necto-test-token"
         self.home = Path(tempfile.mkdtemp(prefix="necto-lab-"))
@@ -118,7 +130,7 @@ class JupyterLab:
             connection_file=str(self.home / "runtime" / f"kernel-{sessions[0]['kernel']['id']}.json"))
         client.load_connection_file()
         client.start_channels()
-        client.wait_for_ready(timeout=30)
+        client.wait_for_ready(timeout=WAIT_S)
         return client
 
     def shutdown_kernels(self) -> None:
@@ -137,7 +149,7 @@ class JupyterLab:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-def py(kernel, code: str, timeout: float = 60) -> str:
+def py(kernel, code: str, timeout: float = WAIT_S) -> str:
     """Run `code` in the kernel; its printed output, or RuntimeError with the traceback."""
     out: list[str] = []
     errors: list[str] = []
@@ -154,7 +166,7 @@ def py(kernel, code: str, timeout: float = 60) -> str:
     return "".join(out)
 
 
-def wait_py(kernel, code: str, expected: str, timeout: float = 10.0) -> str:
+def wait_py(kernel, code: str, expected: str, timeout: float = WAIT_S) -> str:
     """Poll `code` until it prints `expected` (stripped); the last output either way."""
     end = time.monotonic() + timeout
     while True:
@@ -164,21 +176,21 @@ def wait_py(kernel, code: str, expected: str, timeout: float = 10.0) -> str:
         time.sleep(0.1)
 
 
-def open_notebook(page, lab: JupyterLab, name: str, timeout: float = 90_000) -> None:
+def open_notebook(page, lab: JupyterLab, name: str) -> None:
     """Open `name` in a workspace of its own, so no notebook opened before is restored beside it."""
     workspace = re.sub(r"[^A-Za-z0-9-]", "-", name)
     page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=timeout)
-    page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=timeout)
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell")
+    page.wait_for_selector("text=Python 3 (ipykernel) | Idle")
 
 
-def run_all(page, timeout: float = 90_000) -> None:
+def run_all(page) -> None:
     """Run > Run All Cells, then wait until every code cell has an execution count."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     page.wait_for_function(
         """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
-                 .every(p => /\\[\\d+\\]/.test(p.textContent))""", timeout=timeout)
+                 .every(p => /\\[\\d+\\]/.test(p.textContent))""")
 
 
 def errors_in_outputs(page) -> list[str]:
@@ -188,13 +200,15 @@ def errors_in_outputs(page) -> list[str]:
 
 @contextmanager
 def chromium(**context) -> Iterator:
-    """A fresh Chromium context (downloads accepted), closed afterwards."""
+    """A fresh headless Chromium context (downloads accepted; `context` overrides), closed
+    afterwards. Its pages wait up to WAIT_S for each condition."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            ctx = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000}, **context)
+            ctx = browser.new_context(**{"accept_downloads": True, "viewport": {"width": 1400, "height": 1000}} | context)
+            ctx.set_default_timeout(WAIT_S * 1000)
             yield ctx
         finally:
             browser.close()

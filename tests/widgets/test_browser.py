@@ -12,14 +12,10 @@ import orjson
 import pytest
 
 from tests.core.har_factory import entry, har
-from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, have_chromium, open_notebook, py,
-                               run_all, wait_py)
+from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook, py, run_all,
+                               wait_py)
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.browser,
-    pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, needs_chromium]
 
 ROWS = ".necto-tr"
 
@@ -54,7 +50,7 @@ def show(page, lab, name: str, cells: list[str]):
     open_notebook(page, lab, name)
     run_all(page)
     assert not errors_in_outputs(page), errors_in_outputs(page)
-    page.wait_for_selector(".necto-table", timeout=30_000)
+    page.wait_for_selector(".necto-table")
     return lab.kernel(name)
 
 
@@ -231,8 +227,8 @@ def test_live_capture_rows_appear_without_rerunning_the_cell(page, lab, tmp_path
                "        for i in range(25):\n"
                "            c.get(f'{site.url}/api/items/{i % 3 + 1}')\n"
                "worker = threading.Thread(target=traffic); worker.start()")
-    page.wait_for_function("document.querySelectorAll('.necto-tr').length >= 1", timeout=20_000)
-    page.locator(".widget-html", has_text="25 of 25").wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.necto-tr').length >= 1")
+    page.locator(".widget-html", has_text="25 of 25").wait_for()
     assert "/api/items/" in row(page, 24).inner_text()
     prompts = page.locator(".jp-InputPrompt").all_inner_texts()
     assert prompts[0].strip() == "[1]:"  # the cell ran once

@@ -56,6 +56,9 @@ _FORM = re.compile(r"[^\s=&]+=[^\s&]*(?:&[^\s=&]+=[^\s&]*)*")
 _BOUNDARY = re.compile(r'boundary="?([^";\s]+)"?', re.I)
 _PART_NAME = re.compile(r'\bname="([^"]*)"', re.I)
 _SHORTEST_SECRET = len("Bearer ") + 8  # no SECRET_VALUE match is shorter
+# Custom fields of WebSocket entries (capture/convert.py): their texts are redacted as
+# messages, their other values are frames' metadata (opcode, close code), never secrets.
+_WEBSOCKET_FIELDS = ("_webSocketMessages", "_webSocketClose")
 
 
 @dataclass
@@ -228,12 +231,15 @@ class Redactor:
         for message in messages if isinstance(messages, list) else ():
             if isinstance(message, dict) and isinstance(message.get("data"), str) and message.get("opcode") != 2:
                 message["data"] = self.body(message["data"], "", "websocket message")
+        close = entry.get("_webSocketClose")  # its code is a status (1000), not an OAuth code
+        if isinstance(close, dict) and isinstance(close.get("reason"), str):
+            close["reason"] = self.text(close["reason"], "websocket close reason")
         self.custom(entry)
         return entry
 
     def custom(self, obj: dict) -> None:
         """Custom fields (`_initiator` and its stack of URLs, ...): secret names, URLs, shapes."""
-        for key in [k for k in obj if isinstance(k, str) and k.startswith("_") and k != "_webSocketMessages"]:
+        for key in [k for k in obj if isinstance(k, str) and k.startswith("_") and k not in _WEBSOCKET_FIELDS]:
             obj[key] = self.json_value(obj[key], f"custom {key}")
 
     def page(self, page: dict) -> dict:

@@ -46,6 +46,14 @@ def test_no_secret_survives_and_the_export_says_what_it_did(har_schema):
     assert list(har_schema.iter_errors(doc)) == []
 
 
+def test_a_websocket_close_keeps_its_code_and_loses_secrets_in_its_reason():
+    e = entry()
+    e["_webSocketClose"] = {"code": 1000, "reason": f"bye {JWT}", "by": "client"}
+    doc = nn.read_har(har(e)).to_har(redact=True)
+    assert doc["log"]["entries"][0]["_webSocketClose"] == {"code": 1000, "reason": "bye [REDACTED]", "by": "client"}
+    assert doc["log"]["_redaction"]["replaced"] == {"websocket close reason": 1}
+
+
 def test_without_redact_everything_is_kept():
     doc = nn.read_har(har(secret_entry())).to_har()
     assert all(secret in json.dumps(doc) for secret in SECRETS)

@@ -1,8 +1,10 @@
 """What changed between two captures of the same API calls: status, headers and bodies.
 
 Requests are paired by `nn.match_requests`, as `compare_timings` pairs them.
-Headers that change on every response, or only describe the connection, are ignored by
-default; JSON bodies are compared value by value and each change is named by its path.
+What changes on every response or connection is ignored by default: volatile and
+per-connection headers (Date, request ids, Sec-WebSocket-Key/Accept, ...) and cookie
+values (cookie names and Set-Cookie attributes are still compared). JSON bodies are
+compared value by value and each change is named by its path.
 """
 
 from __future__ import annotations
@@ -21,18 +23,20 @@ if TYPE_CHECKING:
     from necto_nb.session import Session
 
 #: Headers `diff` ignores by default: they differ on every response (Date, Age, request
-#: ids, tracing, cache and CDN bookkeeping) or describe the connection, not the message
-#: (Host, Connection, Content-Length: a body change is reported as such).
+#: ids, tracing, cache and CDN bookkeeping) or connection (a WebSocket handshake's key and
+#: its answer), or describe the connection, not the message (Host, Connection,
+#: Content-Length: a body change is reported as such).
 VOLATILE_HEADERS: frozenset[str] = frozenset({
     "date", "age", "expires", "last-modified", "etag", "server-timing", "x-response-time", "x-runtime",
     "x-request-id", "request-id", "x-correlation-id", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2",
     "x-amz-cf-id", "x-amzn-trace-id", "cf-ray", "x-served-by", "x-cache", "x-cache-hits", "x-timer",
     "traceparent", "tracestate", "x-trace-id", "nel", "report-to",
     "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
-    "upgrade", "content-length",
+    "upgrade", "content-length", "sec-websocket-key", "sec-websocket-accept",
 })
 COLUMNS = ["entry_a", "entry_b", "method", "url", "occurrence", "matched_by", "part", "name", "change", "a", "b"]
 _COOKIE_EXPIRY = re.compile(r";\s*(expires|max-age)=[^;]*", re.I)
+_COOKIE_VALUE = re.compile(r"=[^;]*")  # the first: a cookie's value, before its attributes
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _SHOWN = 1000  # characters of a value shown in a diff row; the sessions keep the rest
 
@@ -48,6 +52,7 @@ def diff(
     rules: Sequence[Rule] = (),
     stages: Iterable[str] = STAGES,
     bodies: bool = True,
+    cookie_values: bool = False,
 ) -> pd.DataFrame:
     """Per-request changes from `a` to `b`, one row per change.
 
@@ -57,7 +62,9 @@ def diff(
     is the header name or the JSON path ("$.items[2].price") that changed;
     `a` and `b` are the values (JSON as compact text). Headers named in `ignore_headers`
     are skipped (case-insensitive; `VOLATILE_HEADERS` by default, pass `()` to compare
-    all); Set-Cookie is compared without its Expires and Max-Age. `ignore_paths` skips JSON
+    all). Cookies are compared by name, Set-Cookie also by its attributes but Expires and
+    Max-Age: their values are new in every session; `cookie_values=True` compares them
+    too. `ignore_paths` skips JSON
     paths and everything under them; `*` stands for any one key or index
     ("$.items[*].updated_at"). Bodies that are not both JSON are compared as bytes.
     Requests are paired by `nn.match_requests` (`ignore_query`, `hosts`, `rules`, `stages`:
@@ -83,7 +90,7 @@ def diff(
             changes.append(("status", "", "changed", status_a, status_b))
         for part, key in (("request header", "request"), ("response header", "response")):
             changes += [(part, *c) for c in _headers((ea.get(key) or {}).get("headers"),
-                                                    (eb.get(key) or {}).get("headers"), ignored)]
+                                                    (eb.get(key) or {}).get("headers"), ignored, cookie_values)]
         if bodies:
             for part, read in (("request body", "request_body"), ("response body", "response_body")):
                 body_a, body_b = _read(a, read, int(pair.entry_a)), _read(b, read, int(pair.entry_b))
@@ -112,9 +119,10 @@ def _error(body: bytes | None | HarError) -> str | None:
     return str(body) if isinstance(body, HarError) else _summary(body)
 
 
-def _headers(a: list | None, b: list | None, ignored: frozenset[str]) -> list[tuple[str, str, Any, Any]]:
+def _headers(a: list | None, b: list | None, ignored: frozenset[str],
+             cookie_values: bool) -> list[tuple[str, str, Any, Any]]:
     """Header changes (name, change, a, b); repeated headers compare as sorted value lists."""
-    va, vb = _header_values(a or [], ignored), _header_values(b or [], ignored)
+    va, vb = _header_values(a or [], ignored, cookie_values), _header_values(b or [], ignored, cookie_values)
     changes = []
     for name in dict.fromkeys([*va, *vb]):
         if name not in vb:
@@ -126,7 +134,7 @@ def _headers(a: list | None, b: list | None, ignored: frozenset[str]) -> list[tu
     return changes
 
 
-def _header_values(headers: list, ignored: frozenset[str]) -> dict[str, list[str]]:
+def _header_values(headers: list, ignored: frozenset[str], cookie_values: bool) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
     for h in headers:
         name = str(h.get("name", "")).lower()
@@ -135,6 +143,10 @@ def _header_values(headers: list, ignored: frozenset[str]) -> dict[str, list[str
         value = str(h.get("value", ""))
         if name == "set-cookie":
             value = _COOKIE_EXPIRY.sub("", value)
+            if not cookie_values:  # sid=...; Path=/; HttpOnly -> sid; Path=/; HttpOnly
+                value = _COOKIE_VALUE.sub("", value, count=1)
+        elif name == "cookie" and not cookie_values:  # a=1; b=2 -> a; b
+            value = "; ".join(sorted(_COOKIE_VALUE.sub("", pair).strip() for pair in value.split(";")))
         values.setdefault(name, []).append(value)
     return {name: sorted(v) for name, v in values.items()}
 

@@ -57,10 +57,34 @@ def test_status_headers_and_request_bodies():
     assert "date" in names and "set-cookie" not in names  # only the expiry changed
     other_cookie = nn.Session("c", [entry(API, method="POST", status=201, post='{"qty": 1}',
                                           headers={"Set-Cookie": "s=2; Path=/"})])
-    assert ("response header", "set-cookie", "changed", "s=1; Path=/", "s=2; Path=/") in rows(nn.diff(a, other_cookie))
+    assert not nn.diff(a, other_cookie, bodies=False)["name"].isin(["set-cookie"]).any()  # a new value, by default
+    assert ("response header", "set-cookie", "changed", "s=1; Path=/", "s=2; Path=/") in rows(
+        nn.diff(a, other_cookie, cookie_values=True))
     assert {"date", "age", "x-request-id", "host", "content-length"} <= VOLATILE_HEADERS
     quiet = nn.diff(a, b, ignore_headers=VOLATILE_HEADERS | {"X-Version", "x-old", "x-new", "accept"}, bodies=False)
     assert rows(quiet) == [("status", "", "changed", 201, 500)]
+
+
+def test_what_changes_on_every_connection_is_ignored_by_default():
+    """Two visits of one page: new session cookies and a new WebSocket handshake are no change;
+    a cookie that appears, or loses HttpOnly, is."""
+    ws = "wss://api.example.com/ws"
+    a = nn.Session("a", [entry(API, headers={"Set-Cookie": "sid=abc; Path=/; HttpOnly"},
+                               request_headers={"Cookie": "sid=abc; theme=dark"}),
+                         entry(ws, status=101, headers={"Sec-WebSocket-Accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="},
+                               request_headers={"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})])
+    b = nn.Session("b", [entry(API, headers={"Set-Cookie": "sid=xyz; Path=/; HttpOnly"},
+                               request_headers={"Cookie": "theme=light; sid=xyz"}),
+                         entry(ws, status=101, headers={"Sec-WebSocket-Accept": "HSmrc0sMlYUkAGmm5OPpG2HaGWk="},
+                               request_headers={"Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="})])
+    assert rows(nn.diff(a, b)) == []
+    assert {"cookie", "set-cookie"} <= set(nn.diff(a, b, cookie_values=True)["name"])
+    c = nn.Session("c", [entry(API, headers={"Set-Cookie": "sid=xyz; Path=/"},
+                               request_headers={"Cookie": "sid=xyz; theme=dark; ab=1"}), entry(ws, status=101)])
+    assert rows(nn.diff(a, c)) == [
+        ("request header", "cookie", "changed", "sid; theme", "ab; sid; theme"),
+        ("response header", "set-cookie", "changed", "sid; Path=/; HttpOnly", "sid; Path=/"),
+    ]
 
 
 def test_repeated_headers_compare_as_value_lists():

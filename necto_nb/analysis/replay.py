@@ -5,7 +5,8 @@ request through the `trace` extension, which gives the HAR phases). Methods, bod
 headers go out as recorded, except the headers that belong to the old connection (Host,
 Content-Length, hop-by-hop ones), which httpx sets for the new one. Requests go one after
 another, in order of their start, so each is timed alone; redirects are not followed,
-since a recorded redirect is its own entry.
+since a recorded redirect is its own entry. A WebSocket is opened as one, and its recorded
+client messages sent again (`replay_websocket`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from necto_nb.analysis import replay_websocket
 
 if TYPE_CHECKING:
     from necto_nb.session import Session
@@ -53,7 +56,10 @@ def replay(
     (refused, timed out, not HTTP) becomes an entry with status 0 and its `_error`, so
     `diff(before, replay(before))` lines up. `client` is an httpx.Client you configured
     (proxies, certificates); otherwise one is made with `timeout`, `verify` and `http2`,
-    ignoring proxy environment variables.
+    ignoring proxy environment variables. A recorded WebSocket (ws:// or wss:// URL, or an
+    Upgrade: websocket request) is opened as one, without a proxy, with `timeout` and
+    `verify`; its recorded client messages are sent again and its entry lists the messages
+    of the new connection.
     """
     from necto_nb.session import Session
 
@@ -65,7 +71,7 @@ def replay(
                                     follow_redirects=False)
     extra = {k.lower(): (k, v) for k, v in (headers or {}).items()}
     try:
-        entries = [_exchange(client, session, int(i), base_url, extra) for i in frame.index]
+        entries = [_exchange(client, session, int(i), base_url, extra, timeout, verify) for i in frame.index]
     finally:
         if own:
             client.close()
@@ -79,11 +85,12 @@ def rebase(url: str, base_url: str | None) -> str:
     base, parts = urlsplit(base_url), urlsplit(url)
     if base.scheme not in _SCHEMES or not base.netloc:
         raise ValueError(f"base_url={base_url!r}: give a scheme and a host, e.g. 'http://127.0.0.1:8000'")
-    return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + (parts.path or "/"), parts.query, ""))
+    scheme = {"http": "ws", "https": "wss"}[base.scheme] if parts.scheme.lower() in ("ws", "wss") else base.scheme
+    return urlunsplit((scheme, base.netloc, base.path.rstrip("/") + (parts.path or "/"), parts.query, ""))
 
 
 def _exchange(client: httpx.Client, session: Session, i: int, base_url: str | None,
-              extra: dict[str, tuple[str, str]]) -> dict:
+              extra: dict[str, tuple[str, str]], timeout: float, verify: bool | str) -> dict:
     recorded = session.entries[i]
     request = recorded.get("request") or {}
     method = request.get("method") or "GET"
@@ -99,6 +106,10 @@ def _exchange(client: httpx.Client, session: Session, i: int, base_url: str | No
              "_replayOf": {"entry": i, "url": request.get("url")}}
     scheme = urlsplit(url).scheme.lower()
     try:
+        if replay_websocket.is_websocket(request):
+            entry.update(replay_websocket.exchange(url, sent, recorded, timeout=timeout, verify=verify,
+                                                   started=started))
+            return entry
         if scheme not in _SCHEMES:
             raise ValueError(f"not replayed: {scheme or 'no'} scheme (only http and https)")
         body = session.request_body(i) or b""  # HarError: recorded base64 that is not

@@ -194,3 +194,31 @@ def test_a_client_of_your_own_is_used_and_left_open(server):
         after = nn.replay(recorded(), rows=[3], base_url=server, client=client)
         assert seen == [f"{server}/api/items"] and after.df["status"].tolist() == [200]
         assert not client.is_closed
+
+
+@pytest.mark.parametrize("scheme", ["wss", "https"])  # Chrome writes wss://; some tools the https:// upgrade
+def test_a_websocket_is_opened_as_one_and_its_messages_sent_again(scheme):
+    from necto_nb.demo import serve
+
+    e = entry(f"{scheme}://prod.example.com/ws", status=101, at=0,
+              request_headers={"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "User-Agent": "recorded-agent"},
+              headers={"Upgrade": "websocket", "Sec-WebSocket-Accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="})
+    e["_resourceType"] = "websocket"
+    e["_webSocketMessages"] = [
+        {"type": "send", "time": 1.0, "opcode": 1, "data": "hello"},
+        {"type": "receive", "time": 1.1, "opcode": 1, "data": "hello"},
+        {"type": "send", "time": 1.2, "opcode": 2, "data": base64.b64encode(b"\x00\xffbinary").decode()},
+        {"type": "receive", "time": 1.3, "opcode": 2, "data": base64.b64encode(b"\x00\xffbinary").decode()},
+    ]
+    before = nn.Session("recorded", [e])
+    with serve() as site:  # its /ws echoes each message
+        after = nn.replay(before, base_url=site.url)
+        again = nn.replay(after)  # the replay's own URL: one WebSocket request on both sides, the same
+    got = after.entries[0]
+    assert got["request"]["url"] == f"{'ws' if scheme == 'wss' else 'http'}://127.0.0.1:{site.port}/ws"
+    assert got["response"]["status"] == 101 and after.df.resource_type[0] == "websocket"
+    assert {"name": "User-Agent", "value": "recorded-agent"} in got["request"]["headers"]
+    assert [(m["type"], m["opcode"], m["data"]) for m in got["_webSocketMessages"]] == [
+        (m["type"], m["opcode"], m["data"]) for m in e["_webSocketMessages"]]
+    assert nn.diff(after, again).empty

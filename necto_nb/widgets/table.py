@@ -60,6 +60,26 @@ def human_ms(ms: float) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
+# Silence longer than this starts a new timeline: the bars of a file from last week and of
+# today's capture are each scaled to their own traffic, not pinned to the two edges of one.
+QUIET_MS = 60_000.0
+
+
+def _timelines(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry's timeline: the first start and the last end of its burst of traffic."""
+    t0, t1 = np.zeros(len(starts)), np.ones(len(starts))
+    known = np.flatnonzero(~np.isnan(starts))
+    if not len(known):
+        return t0, t1
+    by_start = known[np.argsort(starts[known], kind="stable")]
+    s, e = starts[by_start], np.maximum.accumulate(ends[by_start])  # e: the latest end so far
+    first = np.r_[True, s[1:] - e[:-1] > QUIET_MS]
+    burst = np.cumsum(first) - 1
+    last = np.r_[e[np.flatnonzero(first)[1:] - 1], e[-1]]  # the latest end before the next burst starts
+    t0[by_start], t1[by_start] = s[first][burst], last[burst]
+    return t0, t1
+
+
 def _epoch_ms(started: pd.Series) -> np.ndarray:
     """Start times as float ms since the epoch (NaN where unknown), whatever the datetime unit."""
     return ((started - pd.Timestamp(0, tz="UTC")).dt.total_seconds() * 1000).to_numpy("float64", na_value=np.nan)
@@ -106,7 +126,7 @@ class TrafficTable(anywidget.AnyWidget):
         self._selected: set[int] = set()
         self._anchor: int | None = None
         self.focus: int | None = None  # the row last clicked or moved to (the detail pane's row)
-        self._span = (0.0, 1.0)
+        self._timeline = pd.DataFrame({"t0": [], "t1": []})  # per entry label: its burst's span (ms)
         self._on_select = on_select
         self._on_sort = on_sort
         self.observe(lambda _: self._send_window(), "viewport")
@@ -118,11 +138,9 @@ class TrafficTable(anywidget.AnyWidget):
         """Show `order` (entry labels of `df`, in display order)."""
         with self._lock:
             self._df, self._order = df, np.asarray(order, dtype="int64")
-            if len(df):
-                starts = _epoch_ms(df["started"])
-                ends = starts + df["time"].fillna(0).clip(lower=0).to_numpy("float64")
-                good = ~np.isnan(starts)
-                self._span = (float(starts[good].min()), float(ends[good].max())) if good.any() else (0.0, 1.0)
+            starts = _epoch_ms(df["started"])
+            t0, t1 = _timelines(starts, starts + df["time"].fillna(0).clip(lower=0).to_numpy("float64"))
+            self._timeline = pd.DataFrame({"t0": t0, "t1": t1}, index=df.index)
             with self.hold_sync():
                 self.row_count = len(self._order)
                 self._send_window()
@@ -155,10 +173,10 @@ class TrafficTable(anywidget.AnyWidget):
         if not len(labels):
             return []
         part = self._df.loc[labels]
-        t0, t1 = self._span
-        width = max(t1 - t0, 1e-9) / 100  # ms per percent of the bar
+        spans = self._timeline.loc[labels]
         rows = []
-        for label, r in zip(labels.tolist(), part.itertuples(index=False)):
+        for label, r, t0, t1 in zip(labels.tolist(), part.itertuples(index=False), spans.t0, spans.t1):
+            width = max(t1 - t0, 1e-9) / 100  # ms per percent of the bar
             status = int(r.status) if not pd.isna(r.status) else 0
             size = _num(r.transfer_size)
             if math.isnan(size):

@@ -169,3 +169,18 @@ def test_human_size(n, text):
 @pytest.mark.parametrize(("ms", "text"), [(0.4, "0 ms"), (999, "999 ms"), (1234, "1.23 s"), (float("nan"), "")])
 def test_human_ms(ms, text):
     assert human_ms(ms) == text
+
+
+def test_bars_of_an_older_file_and_of_live_traffic_each_fill_the_width():
+    """After importing last week's file into a live session, neither set is pinned to an edge."""
+    def at(when: str, time: float) -> dict:
+        return entry("https://x.test/", 200, startedDateTime=when, time=time,
+                     timings={"blocked": 0, "dns": -1, "connect": -1, "ssl": -1, "send": 0, "wait": time, "receive": 0})
+
+    s = nn.Session("live", [at("2026-11-01T10:00:00.000Z", 100), at("2026-11-01T10:00:00.100Z", 100)])
+    s.extend([at("2026-11-08T09:00:00.000Z", 50), at("2026-11-08T09:00:00.150Z", 50)])
+    t = TrafficTable()
+    t.set_view(s.df, order(s.df, Filter()))
+    t.viewport = [0, 4]
+    bars = [row["bar"] for row in t.window["rows"]]
+    assert bars == [[0, 0, 50, 0], [50, 0, 50, 0], [0, 0, 25, 0], [75, 0, 25, 0]]

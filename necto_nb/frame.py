@@ -57,10 +57,8 @@ RUN_COLUMNS: dict[str, tuple[str, str]] = {
 PHASES = ["blocked", "dns", "connect", "ssl", "send", "wait", "receive"]
 
 _URL = re.compile(r"^(?:([A-Za-z][A-Za-z0-9+.\-]*):)?(?://([^/?#]*))?(.*)$", re.S)
-_VERSIONS = {
-    "h2": "HTTP/2", "http/2": "HTTP/2", "http/2.0": "HTTP/2", "h3": "HTTP/3", "http/3": "HTTP/3",
-    "http/3.0": "HTTP/3", "http/1.1": "HTTP/1.1", "http/1.0": "HTTP/1.0", "http/0.9": "HTTP/0.9",
-}
+# An HTTP version as tools write it: HTTP/1.1, http/2.0, h2, h3, 1.1, "2 2" (WebPageTest).
+_VERSION = re.compile(r"(?:https?/|h)?([0-3])(?:\.([0-9]))?(?:\s+[0-9.]+)?", re.I)
 _TYPE_BY_MIME = [  # first match wins: image/svg+xml is an image, not xml
     ("text/html", "document"), ("application/xhtml", "document"), ("text/css", "stylesheet"),
     ("javascript", "script"), ("ecmascript", "script"), ("image/", "image"), ("font/", "font"),
@@ -147,8 +145,13 @@ def _lower(value: str | None) -> str:
     return (value or "").lower()
 
 
-def _version(value: str) -> str:
-    return _VERSIONS.get(value.lower(), value)
+def _version(value: str) -> str | None:
+    """HTTP/1.0, HTTP/1.1, HTTP/2 or HTTP/3 (and 0.9); missing where empty; anything else as written."""
+    match = _VERSION.fullmatch(value.strip())
+    if match is None:
+        return value.strip() or None
+    major, minor = match.groups()
+    return f"HTTP/{major}" if major in "23" else f"HTTP/{major}.{minor or ('1' if major == '1' else '9')}"
 
 
 def _present(value: str) -> str | None:

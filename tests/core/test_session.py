@@ -174,3 +174,15 @@ def test_long_reads_checks_and_exports_show_progress(capsys):
     long.report, long.to_har(redact=True, progress=True)
     shown = capsys.readouterr().err
     assert "read long" in shown and "check long" in shown and "export" in shown
+
+
+def test_http_versions_are_normalised_as_tools_write_them():
+    written = ["HTTP/1.1", "http/1.1", "1.1", "h2", "http/2.0", "2 2", "h3", "HTTP/1.0", "", "spdy/3.1"]
+    entries = []
+    for version in written:
+        e = entry()
+        e["request"]["httpVersion"] = e["response"]["httpVersion"] = version
+        entries.append(e)
+    shown = nn.Session("versions", entries).df["http_version"]
+    assert shown.tolist()[:8] == ["HTTP/1.1"] * 3 + ["HTTP/2"] * 3 + ["HTTP/3", "HTTP/1.0"]
+    assert pd.isna(shown[8]) and shown[9] == "spdy/3.1"  # missing where empty; the unknown as written

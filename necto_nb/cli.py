@@ -213,6 +213,16 @@ def _source(name: str) -> Any:
     return sys.stdin.buffer if name == "-" else name
 
 
+def _shown(name: str) -> str:
+    """What messages call FILE: as given, standard input by its usual name."""
+    return "<stdin>" if name == "-" else name
+
+
+def _reason(name: str, error: Exception) -> str:
+    """The error's message without the file name it starts with: the caller names the file once."""
+    return str(error).removeprefix(f"{_shown(name)}: ")
+
+
 def _validate(args: argparse.Namespace) -> int:
     from necto_nb import HarError, read_har
 
@@ -220,11 +230,11 @@ def _validate(args: argparse.Namespace) -> int:
     counts = {"valid": 0, "with warnings": 0, "unreadable": 0}
     for name in args.files:
         try:
-            session = read_har(_source(name))
+            session = read_har(_source(name), name=_shown(name))
         except HarError as e:
             counts["unreadable"] += 1
             worst = ERRORS
-            print(f"{name}: cannot be read: {e}")
+            print(f"{name}: cannot be read: {_reason(name, e)}")
             if not args.quiet:
                 for issue in e.issues:
                     print(f"  {issue}")
@@ -264,9 +274,9 @@ def _read(name: str):
     from necto_nb import HarError, read_har
 
     try:
-        return read_har(_source(name))
+        return read_har(_source(name), name=_shown(name))
     except HarError as e:
-        raise CliError(f"cannot read {name}: {e}") from None
+        raise CliError(f"cannot read {_shown(name)}: {_reason(name, e)}") from None
 
 
 def _is_dataset(out: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Literal
 Severity = Literal["error", "warning", "info"]
 _ORDER = {"error": 0, "warning": 1, "info": 2}
 _INDEX = re.compile(r"\[\d+\]")
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")  # a value a message quotes (a URL, a date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +66,14 @@ class Report:
     def grouped(self) -> list[tuple[Issue, int]]:
         """One row per kind of issue: the first occurrence and how often it happened.
 
-        Paths are grouped with their indices folded (`entries[*]`), so a file where every
-        entry lacks a field gives one row, not fifty thousand.
+        Paths are grouped with their indices folded (`entries[*]`), and messages and actions
+        with the values they quote folded ('...'), so a file where every entry lacks a field,
+        or has a URL to percent-encode, gives one row, not fifty thousand.
         """
         groups: dict[tuple, list] = {}
         for issue in self._issues:
-            key = (issue.severity, _INDEX.sub("[*]", issue.path), issue.message, issue.action)
+            key = (issue.severity, _INDEX.sub("[*]", issue.path), _QUOTED.sub("'...'", issue.message),
+                   _QUOTED.sub("'...'", issue.action))
             if key in groups:
                 groups[key][1] += 1
             else:

@@ -67,7 +67,7 @@ def load(source: Any) -> Loaded:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise HarError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            raise HarError(f"{path}: {exc.strerror or exc}") from None
         return Loaded(_decompress(data, str(path)), path.name, path.resolve().parent)
     if hasattr(source, "read"):
         data = source.read()

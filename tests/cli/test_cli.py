@@ -94,6 +94,31 @@ def test_validate_an_unreadable_file_exits_2(script, corpus):
     assert text.splitlines()[-1] == "3 files: 1 valid, 1 with warnings, 1 unreadable"
 
 
+def test_an_error_names_the_file_once(script, tmp_path):
+    missing = str(tmp_path / "nothere.har")
+    assert run(script, "validate", missing).stdout.decode().strip() == (
+        f"{missing}: cannot be read: No such file or directory")
+    assert run(script, "convert", missing, "-o", str(tmp_path / "x.csv")).stderr.decode().strip() == (
+        f"necto-nb convert: error: cannot read {missing}: No such file or directory")
+    broken = run(script, "validate", "-", stdin=b'{"log": ').stdout.decode()
+    assert broken.startswith("-: cannot be read: invalid JSON") and broken.count("stdin") == 0, broken
+
+
+def test_validate_reports_a_problem_once_per_kind(script, tmp_path):
+    entries = [{"startedDateTime": "2026-11-01T10:00:00Z", "time": 1,
+                "request": {"method": "GET", "url": f"https://e.com/a b{i}", "httpVersion": "HTTP/1.1", "cookies": [],
+                            "headers": [], "queryString": [], "headersSize": -1, "bodySize": 0},
+                "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
+                             "content": {"size": 0, "mimeType": "text/plain"}, "redirectURL": "", "headersSize": -1,
+                             "bodySize": 0},
+                "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}} for i in range(5)]
+    path = tmp_path / "spaces.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": entries}}))
+    lines = run(script, "validate", str(path)).stdout.decode().splitlines()
+    urls = [line for line in lines if "request.url" in line]
+    assert len(urls) == 1 and urls[0].endswith("[5 times]"), lines
+
+
 def test_validate_counts_repeated_issues_once(script, corpus):
     text = run(script, "validate", str(corpus / "chrome-devtools__booka-websocket-sanitized.har")).stdout.decode()
     assert re.search(r"warning: log\.entries\[\d+\]\.serverIPAddress: .* \[\d+ times\]", text)

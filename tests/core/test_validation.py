@@ -235,7 +235,7 @@ def test_sources(tmp_path):
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(nn.HarError, match="nope.har: cannot read"):
+    with pytest.raises(nn.HarError, match="nope.har: No such file or directory"):
         nn.read_har(tmp_path / "nope.har")
 
 

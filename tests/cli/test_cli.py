@@ -132,7 +132,7 @@ def test_validate_reads_standard_input(script, corpus):
 def test_validate_a_missing_file(script, tmp_path):
     result = run(script, "validate", str(tmp_path / "nope.har"))
     assert result.returncode == 2
-    assert "cannot read" in result.stdout.decode()
+    assert result.stdout.decode().endswith("nope.har: cannot be read: No such file or directory\n")
 
 
 # -- convert ----------------------------------------------------------------------------

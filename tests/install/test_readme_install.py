@@ -113,7 +113,7 @@ def fresh(tmp_path_factory) -> Fresh:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a git checkout, to copy what a clone holds")
     base = tmp_path_factory.mktemp("fresh")
-    repo = base / "necto_nb"  # no ../shared beside it: the notebooks find no HAR corpus, as on a clone
+    repo = base / "checkout"  # no ../shared beside it: the notebooks find no HAR corpus, as on a clone
     repo.mkdir()
     _copy_checkout(repo)
     venv = base / "venv"
@@ -199,11 +199,14 @@ def recorded(fresh) -> Path:
 
 
 def _inputs(words: list[str], folder: Path, recorded: Path) -> None:
-    """The HAR files a command line names (not after -o) made from the recorded one."""
+    """The HAR files a command line names (not after -o) made from the recorded one; two
+    files for a pattern ('runs/*.har')."""
+    data = recorded.read_bytes()
     for before, word in zip(["", *words], words):
-        if word.endswith(HAR_SUFFIXES) and before not in ("-o", "--output") and not (folder / word).exists():
-            data = recorded.read_bytes()
-            (folder / word).write_bytes(gzip.compress(data) if word.endswith(".gz") else data)
+        if word.endswith(HAR_SUFFIXES) and before not in ("-o", "--output"):
+            for name in {word.replace("*", "1"), word.replace("*", "2")}:
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
 
 
 
@@ -276,4 +279,5 @@ def test_each_command_the_readme_shows(fresh, recorded, words, tmp_path):
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
     for before, word in zip(words, words[1:]):
         if before in ("-o", "--output"):
-            assert (tmp_path / word).stat().st_size > 0, word
+            written = tmp_path / word  # a file, or a folder (a dataset)
+            assert (written.stat().st_size > 0) if written.is_file() else any(written.iterdir()), word

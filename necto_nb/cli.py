@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
         "  FOLDER/          a Parquet dataset partitioned by run: the request table of every\n"
         "                   file and each entry's JSON (nn.read_parquet reads it back); FILE\n"
         "                   may then be several files, folders or quoted globs ('runs/*.har').\n"
-        "                   Runs already in the dataset with the same names are replaced.\n"
+        "                   Runs already in the dataset with the same names are replaced; a\n"
+        "                   file that cannot be read is named, the others written (exit 2).\n"
         "With --redact, credentials (Authorization, cookies, tokens in URLs and bodies) are\n"
         "replaced by [REDACTED] first, whatever the format.",
     )

@@ -47,15 +47,18 @@ __all__ = [
     "trend",
     "Proxy",
     "ProxyError",
+    "rules",
+    "load_ipython_extension",
 ]
 
 # Submodules that cost an import (the demo site pulls in tornado) load on first use.
-_LAZY = {"demo": "necto_nb.demo"}
+_LAZY = {"demo": "necto_nb.demo", "rules": "necto_nb.rules"}
 # Names whose module costs an import (anywidget, ipywidgets): name -> module defining it.
 _LAZY_NAMES = {"TrafficGrid": "necto_nb.widgets", "waterfall": "necto_nb.plots",  # plotly
                "compare_timings": "necto_nb.analysis", "diff": "necto_nb.analysis",  # scipy, httpx
                "replay": "necto_nb.analysis", "trend": "necto_nb.analysis",  # scipy, ruptures
-               "Proxy": "necto_nb.capture", "ProxyError": "necto_nb.capture"}  # mitmproxy
+               "Proxy": "necto_nb.capture", "ProxyError": "necto_nb.capture",  # mitmproxy
+               "load_ipython_extension": "necto_nb.capture.magic"}  # %load_ext necto_nb
 
 
 def __getattr__(name: str):

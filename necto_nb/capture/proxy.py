@@ -24,9 +24,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from necto_nb.capture.origin import Origin
 from necto_nb.capture.recorder import Recorder
+from necto_nb.rules.engine import RuleEngine, RuleList
 
 if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext
+
+    from necto_nb.capture.intercept import Intercept
+    from necto_nb.rules import Rule
     from necto_nb.session import Session
 
 #: mitmproxy keeps its options in a process-wide context (`mitmproxy.ctx`): one proxy at a time.
@@ -116,7 +122,7 @@ class Proxy:
     """
 
     def __init__(self, session: Session, host: str, port: int, confdir: Path, recorder: Recorder,
-                 options: dict[str, Any]) -> None:
+                 options: dict[str, Any], rules: RuleList | None = None) -> None:
         self.session = session
         self.host = host
         self.port = port
@@ -135,6 +141,10 @@ class Proxy:
         self._start_error: BaseException | None = None
         self._stop_lock = threading.Lock()
         self._log_handler = _LogCollector(self.log)
+        self._rules = RuleEngine(rules if rules is not None else RuleList())
+        #: where flows came from (the notebook cell, the browser page); see intercept() and browser()
+        self.origin = Origin(session)
+        self._browsers: list[Any] = []
 
     # -- what the user reads ------------------------------------------------------
 
@@ -199,6 +209,49 @@ class Proxy:
     def errors(self) -> list[str]:
         """Flows that could not be converted or appended (kept, never dropped)."""
         return self.recorder.errors
+
+    @property
+    def rules(self) -> RuleList:
+        """The rules applied to new flows, first match per kind wins; change it at any time:
+        `proxy.rules.append(nn.rules.Delay("*/api/*", ms=300))`."""
+        return self._rules.rules
+
+    @rules.setter
+    def rules(self, rules: Iterable[Rule]) -> None:
+        self._rules.rules[:] = list(rules)
+
+    @property
+    def rule_errors(self) -> list[str]:
+        """What rules raised (a callback, a predicate, a JSON path a body lacks), newest last."""
+        return list(self._rules.errors)
+
+    def intercept(self) -> Intercept:
+        """A context manager under which this process's HTTP clients (requests, httpx,
+        urllib, urllib3, aiohttp) go through this proxy and trust its CA, with no
+        arguments; everything is restored on exit. See `necto_nb.capture.intercept`."""
+        from necto_nb.capture.intercept import Intercept
+
+        return Intercept(self)
+
+    def env(self, *, no_proxy: Iterable[str] = ()) -> dict[str, str]:
+        """Environment variables for a subprocess (curl, node, pytest, a shell) to go
+        through this proxy and trust its CA as well as the system's: proxy variables in
+        both cases, `NO_PROXY` (only `no_proxy`'s hosts bypass it), and a CA bundle for
+        OpenSSL, requests, curl and Node. `subprocess.run(cmd, env={**os.environ, **proxy.env()})`."""
+        from necto_nb.capture.trust import proxy_env
+
+        return proxy_env(self, no_proxy=no_proxy)
+
+    def browser(self, *, headless: bool = True, executable_path: str | Path | None = None,
+                args: Iterable[str] = (), **context_options: Any) -> BrowserContext:
+        """Debian's Chromium, driven by Playwright, through this proxy and trusting its CA by
+        its key pin; each navigation becomes a HAR page. Returns a Playwright (sync)
+        `BrowserContext`; closed with the proxy. See `necto_nb.capture.browser`."""
+        from necto_nb.capture.browser import launch
+
+        context = launch(self, headless=headless, executable_path=executable_path, args=args, **context_options)
+        self._browsers.append(context)
+        return context
 
     def pause(self) -> None:
         """Stop recording new requests; the proxy keeps forwarding traffic."""
@@ -282,7 +335,7 @@ class Proxy:
         master.addons.add(
             core.Core(), block.Block(), proxyauth.ProxyAuth(), ps, dns_resolver.DnsResolver(),
             next_layer.NextLayer(), tlsconfig.TlsConfig(), upstream_auth.UpstreamAuth(),
-            disable_h2c.DisableH2C(), _OriginFirst(), self.recorder, ready,
+            disable_h2c.DisableH2C(), _OriginFirst(), self.origin, self._rules, self.recorder, ready,
         )
         try:
             master.options.update(**self._options)
@@ -327,6 +380,8 @@ class Proxy:
         with self._stop_lock:
             if self._state == "stopped":
                 return
+            for context in self._browsers:
+                _close_quietly(context)
             self.recorder.stopping = True
             if self._master is not None and self._loop is not None and not self._loop.is_closed():
                 try:
@@ -346,6 +401,13 @@ class Proxy:
         with _lock:
             if _running is self:
                 _running = None
+
+
+def _close_quietly(context: Any) -> None:
+    try:
+        context.close()
+    except Exception:  # closed already, or its Playwright belongs to another thread
+        pass
 
 
 def _reason(error: OSError) -> str:
@@ -377,6 +439,7 @@ def start(
     options: Mapping[str, Any] | None = None,
     batch_interval: float = 0.05,
     timeout: float = 30.0,
+    rules: Iterable[Rule] = (),
 ) -> Proxy:
     """Start mitmproxy in a background thread, recording every exchange into `session`.
 
@@ -388,8 +451,9 @@ def start(
     any upstream certificate; `confdir`: where mitmproxy keeps its CA (default
     ~/.mitmproxy); `proxyauth`: 'user:pass' (or a pair) clients must send; `options`: any
     other mitmproxy option by name; `batch_interval`: the shortest wait (s) before finished
-    flows are appended together (longer under load, see `Recorder`). Binds 127.0.0.1
-    unless `host` says otherwise.
+    flows are appended together (longer under load, see `Recorder`); `rules`: rules from
+    `nn.rules` to start with (`proxy.rules` is the live list). Binds 127.0.0.1 unless
+    `host` says otherwise.
 
     Raises ProxyError naming host and port when it cannot listen, ValueError for a bad
     option, RuntimeError when another capture is running in this process.
@@ -406,6 +470,7 @@ def start(
         except (re.error, TypeError) as e:
             raise ValueError(f"ignore_hosts pattern {pattern!r} is not a regular expression: {e}") from None
     cap = _size(max_body, "max_body")
+    rule_list = RuleList(rules)
     folder = Path(confdir if confdir is not None else "~/.mitmproxy").expanduser()
     if isinstance(proxyauth, tuple):
         proxyauth = ":".join(proxyauth)
@@ -432,7 +497,7 @@ def start(
     opts.update(options or {})
 
     recorder = Recorder(session, ignore_hosts=ignore, max_body=cap, batch_interval=batch_interval)
-    proxy = Proxy(session, host, port, folder, recorder, opts)
+    proxy = Proxy(session, host, port, folder, recorder, opts, rule_list)
     if not _host_is_loopback(host):
         proxy.warnings.append(
             f"listening on {host}, not loopback: other machines can reach this proxy"

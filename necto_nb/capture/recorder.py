@@ -27,11 +27,16 @@ from mitmproxy import http
 from mitmproxy.flow import Error
 
 from necto_nb.capture.convert import flow_to_entry, iso
+from necto_nb.rules.base import ENTRY_FIELDS
 
 if TYPE_CHECKING:
     from necto_nb.session import Session
 
 STOPPED = "the capture stopped before this exchange finished"
+#: flow.metadata key an addon before this one sets on a flow whose whole response it must see
+#: before the client does (a rule rewriting or throttling it): not streamed, recorded from
+#: mitmproxy's buffer
+WHOLE_BODY = "necto_nb.whole_body"
 #: the longest a finished flow waits for its batch (seconds), under the heaviest load
 MAX_BATCH_WAIT = 1.0
 
@@ -114,7 +119,7 @@ class Recorder:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
-        if response.stream is not False:  # another addon chose how this body travels
+        if response.stream is not False or WHOLE_BODY in flow.metadata:  # another addon chose how it travels
             return
         if flow.id not in self._live:
             response.stream = True
@@ -234,12 +239,15 @@ class Recorder:
         if isinstance(tap := flow.response and flow.response.stream, _Tap) and flow.response.raw_content is None:
             body = tap.body()  # the response failed mid-body: the bytes that arrived
         try:
-            return flow_to_entry(flow, opened_connection=opened, max_body=self.max_body, partial_body=body)
+            entry = flow_to_entry(flow, opened_connection=opened, max_body=self.max_body, partial_body=body)
         except Exception as e:
             # A bug here must not lose the request: keep what is certain, say what failed.
             where = traceback.format_exception(e)[-1].strip()
             self.errors.append(f"could not convert {flow.request.method} {flow.request.pretty_url}: {where}")
-            return _fallback_entry(flow, f"necto_nb could not convert this flow: {e!r}")
+            entry = _fallback_entry(flow, f"necto_nb could not convert this flow: {e!r}")
+        # What other addons noted for the entry: the rules that touched it, its cell, its page.
+        entry.update(flow.metadata.get(ENTRY_FIELDS, ()))
+        return entry
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every flow handed over so far is in the Session; False on timeout.

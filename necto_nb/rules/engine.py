@@ -1,0 +1,117 @@
+"""The live rule list and the mitmproxy addon that applies it.
+
+The addon's hooks are plain functions: with no rules, or none matching, a flow costs a
+loop over the rules and returns None, so mitmproxy never schedules a coroutine for it.
+A flow a rule matched gets a coroutine that runs its rules in `KINDS` order, awaiting
+delays and callbacks without holding up any other flow.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, SupportsIndex
+
+from necto_nb.rules.base import Rule, note
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+#: the order rules of different kinds run in on one flow
+KINDS = ("delay", "throttle", "route", "rewrite", "callback", "respond")
+_CHOSEN = "necto_nb.rules"
+log = logging.getLogger(__name__)
+
+
+def _checked(rule: Any, where: str) -> Rule:
+    if not isinstance(rule, Rule):
+        raise TypeError(f"{where} must be a rule from nn.rules (Delay, Mock, ...), not {rule!r}")
+    return rule
+
+
+class RuleList(list):
+    """A list of rules the proxy reads for every new flow: append, insert, remove or clear it
+    at any time. Only rules go in (a wrong value fails when added); earlier rules win over
+    later ones of the same kind."""
+
+    def __init__(self, rules: Iterable[Rule] = ()) -> None:
+        super().__init__(_checked(r, f"rules[{i}]") for i, r in enumerate(rules))
+
+    def append(self, rule: Rule) -> None:
+        super().append(_checked(rule, "rule"))
+
+    def insert(self, index: SupportsIndex, rule: Rule) -> None:
+        super().insert(index, _checked(rule, "rule"))
+
+    def extend(self, rules: Iterable[Rule]) -> None:
+        super().extend([_checked(r, f"rules[{i}]") for i, r in enumerate(rules)])
+
+    def __iadd__(self, rules: Iterable[Rule]) -> RuleList:
+        self.extend(rules)
+        return self
+
+    def __setitem__(self, index, value) -> None:
+        if isinstance(index, slice):
+            value = [_checked(r, f"rules[{i}]") for i, r in enumerate(value)]
+        else:
+            _checked(value, f"rules[{index}]")
+        super().__setitem__(index, value)
+
+    def __repr__(self) -> str:
+        return f"RuleList({list.__repr__(self)})"
+
+
+class RuleEngine:
+    """mitmproxy addon: applies `rules` and notes on each flow which rules touched it (`_rule`)
+    and what failed (`_ruleError`, and `errors`, which the proxy shows)."""
+
+    def __init__(self, rules: RuleList) -> None:
+        self.rules = rules
+        #: what rules raised: "<when> <rule> on <method> <url>: <error>"
+        self.errors: collections.deque[str] = collections.deque(maxlen=1000)
+
+    def request(self, flow: http.HTTPFlow):
+        rules = tuple(self.rules)  # the user may change the list meanwhile
+        if not rules:
+            return None
+        url = flow.request.pretty_url
+        chosen: dict[str, Rule] = {}
+        for rule in rules:
+            if rule.kind in chosen:
+                continue
+            try:
+                if rule.matches(flow, url):
+                    chosen[rule.kind] = rule
+            except Exception as e:  # a user's predicate: keep the error, the rule does not apply
+                self._failed(flow, rule, "matching", e)
+        if not chosen:
+            return None
+        ordered = [chosen[k] for k in KINDS if k in chosen]
+        flow.metadata[_CHOSEN] = ordered
+        note(flow, "_rule", "; ".join(map(repr, ordered)))
+        return self._run(flow, ordered, "request")
+
+    def response(self, flow: http.HTTPFlow):
+        ordered = flow.metadata.get(_CHOSEN)
+        if not ordered or flow.response is None:
+            return None
+        return self._run(flow, ordered, "response")
+
+    async def _run(self, flow: http.HTTPFlow, ordered: list[Rule], phase: str) -> None:
+        for rule in ordered:
+            if phase == "request" and (flow.response is not None or flow.error is not None):
+                break  # answered (a mock, a callback) or killed: nothing else goes upstream
+            try:
+                pending = getattr(rule, phase)(flow)
+                if pending is not None:
+                    await pending
+            except Exception as e:
+                self._failed(flow, rule, phase, e)
+
+    def _failed(self, flow: http.HTTPFlow, rule: Rule, phase: str, error: Exception) -> None:
+        message = f"{rule!r} on the {phase}: {type(error).__name__}: {error}"
+        self.errors.append(f"{time.strftime('%H:%M:%S')} {flow.request.method} {flow.request.pretty_url}: {message}")
+        fields = flow.metadata.get("necto_nb.entry", {})
+        note(flow, "_ruleError", f"{fields['_ruleError']}; {message}" if "_ruleError" in fields else message)

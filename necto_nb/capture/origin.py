@@ -8,6 +8,7 @@ every request with `Sec-Fetch-Dest` after it belongs to that page, its destinati
 naming its resource type. (Chromium sends `Sec-Fetch-*` to HTTPS and loopback origins
 only, so plain-HTTP pages elsewhere get no pages.) The browser reports each page's title
 and load timings when it has loaded (`page_loaded`); the page goes into the session then.
+Chromium's own errands (updates, the sign-in check) are dropped while a browser runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from necto_nb.capture.convert import iso
+from necto_nb.capture.recorder import NOT_RECORDED
 from necto_nb.rules.base import note
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ RESOURCE_TYPES = {
     "style": "stylesheet", "image": "image", "font": "font", "audio": "media", "video": "media",
     "track": "texttrack", "manifest": "manifest", "empty": "fetch", "worker": "script",
     "sharedworker": "script", "serviceworker": "script", "object": "other", "embed": "other",
+    "websocket": "websocket",
 }
 
 
@@ -57,7 +60,13 @@ class Origin:
         if not self.track_pages:
             return
         headers = flow.request.headers
+        if _background(headers):
+            flow.metadata[NOT_RECORDED] = True
+            flow.kill()  # the browser's own errand, not the page's: never sent, never recorded
+            return
         dest = headers.get("sec-fetch-dest")
+        if dest is None and "sec-websocket-key" in headers and "origin" in headers:
+            dest = "websocket"  # Chromium's WebSocket handshakes carry no Sec-Fetch-Dest
         if dest is None:
             return
         url = flow.request.pretty_url
@@ -114,6 +123,15 @@ class Origin:
             self.track_pages = False
         if pages:
             self.session.extend([], pages=pages)
+
+
+def _background(headers) -> bool:
+    """Chromium's own requests that its switches do not stop in Debian's build: component
+    updates (`X-Goog-Update-*`) and requests no page started (`Sec-Fetch-Site: none`
+    outside a navigation, such as the sign-in check of accounts.google.com)."""
+    if "x-goog-update-appid" in headers:
+        return True
+    return headers.get("sec-fetch-site") == "none" and headers.get("sec-fetch-mode") not in (None, "navigate")
 
 
 def _ms(value: float | None) -> float:

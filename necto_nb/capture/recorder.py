@@ -37,6 +37,8 @@ STOPPED = "the capture stopped before this exchange finished"
 #: before the client does (a rule rewriting or throttling it): not streamed, recorded from
 #: mitmproxy's buffer
 WHOLE_BODY = "necto_nb.whole_body"
+#: flow.metadata key another addon sets on a flow that is not the user's traffic (a browser's own)
+NOT_RECORDED = "necto_nb.not_recorded"
 #: the longest a finished flow waits for its batch (seconds), under the heaviest load
 MAX_BATCH_WAIT = 1.0
 
@@ -114,7 +116,7 @@ class Recorder:
     # -- hooks, on the proxy's event loop ------------------------------------------
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if not self.paused and not self._ignored(flow):
+        if not self.paused and not self._ignored(flow) and NOT_RECORDED not in flow.metadata:
             self._live[flow.id] = flow
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:

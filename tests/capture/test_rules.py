@@ -1,0 +1,267 @@
+"""Rules on a running capture, with a real client and real servers on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+import necto_nb as nn
+from necto_nb import rules
+from tests.capture.test_proxy import client, entry_for, settle
+from tests.conftest import server_process
+
+pytestmark = [pytest.mark.integration, pytest.mark.proxy]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: a request that reached it would fail."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed(c: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    c.get(url).raise_for_status()
+    return (time.perf_counter() - started) * 1000
+
+
+def test_delay_adds_its_time_to_matching_requests_only(proxy, upstream):
+    proxy.rules.append(rules.Delay("*/echo?slow*", ms=200))
+    idle = [rules.Delay(f"*/never-{i}/*", ms=200) for i in range(10)]
+    added, unmatched, bare = [], [], []
+    with client(proxy) as c:
+        timed(c, f"{upstream.http}/echo?warm")
+        for i in range(15):
+            fast = timed(c, f"{upstream.http}/echo?fast={i}")
+            added.append(timed(c, f"{upstream.http}/echo?slow={i}") - fast)
+            proxy.rules[:] = idle  # ten rules that match nothing, against none at all
+            unmatched.append(timed(c, f"{upstream.http}/echo?idle={i}"))
+            proxy.rules[:] = []
+            bare.append(timed(c, f"{upstream.http}/echo?bare={i}"))
+            proxy.rules[:] = [rules.Delay("*/echo?slow*", ms=200)]
+    assert 190 <= statistics.median(added) <= 210, added
+    assert statistics.median(unmatched) - statistics.median(bare) < 5, (unmatched, bare)
+    entry = entry_for(proxy, f"{upstream.http}/echo?slow=0")
+    assert entry["_rule"] == "Delay('*/echo?slow*', ms=200)"
+    assert "_rule" not in entry_for(proxy, f"{upstream.http}/echo?fast=0")
+
+
+def test_throttle_delivers_a_megabyte_at_1000_kbps_in_8_seconds(proxy, upstream):
+    proxy.rules.append(rules.Throttle("*/bytes*", kbps=1000))
+    with client(proxy, timeout=30) as c:
+        started = time.perf_counter()
+        body = c.get(f"{upstream.http}/bytes?n=1000000").content
+        elapsed = time.perf_counter() - started
+    assert len(body) == 1_000_000
+    assert 7.2 <= elapsed <= 8.8, elapsed
+
+
+def test_mock_never_reaches_the_upstream(proxy):
+    url = f"http://127.0.0.1:{closed_port()}/api/flags"
+    proxy.rules.append(rules.Mock("*/api/flags", json={"beta": True}, headers={"X-Mocked": "yes"}))
+    with client(proxy) as c:
+        r = c.get(url)
+    assert (r.status_code, r.json(), r.headers["x-mocked"]) == (200, {"beta": True}, "yes")
+    entry = entry_for(proxy, url)
+    assert entry["_rule"].startswith("Mock('*/api/flags'")
+    assert entry["response"]["content"]["text"] == '{"beta": true}'
+    assert entry["timings"]["connect"] == -1  # no upstream connection was made
+
+
+def test_first_rule_of_a_kind_wins_and_kinds_combine(proxy):
+    url = f"http://127.0.0.1:{closed_port()}/x"
+    proxy.rules.extend([rules.Delay("*/x", ms=100), rules.Mock("*/x", body="first"), rules.Mock("*", body="second")])
+    with client(proxy) as c:
+        started = time.perf_counter()
+        r = c.get(url)
+        elapsed = time.perf_counter() - started
+    assert r.text == "first" and elapsed >= 0.1
+    assert entry_for(proxy, url)["_rule"] == "Delay('*/x', ms=100); Mock('*/x', status=200, body=<5 bytes>)"
+
+
+def test_fail_resets_times_out_or_answers_a_status(proxy):
+    base = f"http://127.0.0.1:{closed_port()}"
+    proxy.rules.extend([rules.Fail("*/reset"), rules.Fail("*/timeout", "timeout", seconds=0.3),
+                        rules.Fail("*/down", 503)])
+    with client(proxy) as c:
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.get(f"{base}/reset")
+        started = time.perf_counter()
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.get(f"{base}/timeout")
+        assert time.perf_counter() - started >= 0.3
+        assert c.get(f"{base}/down").status_code == 503
+    settle(proxy)
+    assert entry_for(proxy, f"{base}/reset")["response"]["status"] == 0
+    assert entry_for(proxy, f"{base}/down")["_rule"] == "Fail('*/down', error=503)"
+
+
+def test_rewrite_changes_headers_and_json_and_leaves_other_bodies_alone(proxy, upstream):
+    proxy.rules.extend([
+        rules.Rewrite("*/echo*", request_headers={"X-Added": "1", "User-Agent": rules.REMOVE},
+                      response_json={"method": "PATCHED", "headers": rules.REMOVE}),
+        rules.Rewrite("*/latin1", response_json={"a": 1}, response_headers={"X-Seen": "yes"}),
+    ])
+    with client(proxy) as c:
+        echoed = c.get(f"{upstream.http}/echo?r").json()
+        plain = c.get(f"{upstream.http}/latin1")
+    assert echoed["method"] == "PATCHED" and "headers" not in echoed
+    assert plain.content.startswith(b"a" * 150) and "x-seen" not in plain.headers  # all or nothing
+    entry = entry_for(proxy, f"{upstream.http}/latin1")
+    assert entry["_ruleError"].endswith("ValueError: the response body is not JSON")
+    assert any("latin1" in e and "not JSON" in e for e in proxy.rule_errors)
+    sent = {h["name"].lower(): h["value"] for h in entry_for(proxy, f"{upstream.http}/echo?r")["request"]["headers"]}
+    assert sent["x-added"] == "1" and "user-agent" not in sent
+
+
+def test_rewrite_reaches_the_server(proxy, upstream):
+    proxy.rules.append(rules.Rewrite("*/echo*", request_headers={"X-Added": "1"}, request_json={"n": 2}))
+    with client(proxy) as c:
+        echoed = c.post(f"{upstream.http}/echo", json={"n": 1, "keep": True}).json()
+    assert ["X-Added", "1"] in echoed["headers"]
+    assert echoed["length"] == len(json.dumps({"n": 2, "keep": True}).encode())
+
+
+def test_map_local_serves_files_and_nothing_outside_its_folder(proxy, tmp_path):
+    site = tmp_path / "site"
+    (site / "js").mkdir(parents=True)
+    (site / "js" / "app.js").write_text("console.log(1)")
+    (tmp_path / "secret.txt").write_text("no")
+    base = f"http://127.0.0.1:{closed_port()}"
+    proxy.rules.append(rules.MapLocal("*/static/*", site, strip="/static"))
+    with client(proxy) as c:
+        js = c.get(f"{base}/static/js/app.js")
+        missing = c.get(f"{base}/static/js/none.js")
+    assert (js.status_code, js.text, js.headers["content-type"]) == (200, "console.log(1)", "text/javascript")
+    assert missing.status_code == 404
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port)  # a raw path no client would normalise
+    conn.request("GET", f"{base}/static/../secret.txt")
+    assert conn.getresponse().status == 403
+    conn.close()
+
+
+def test_map_remote_sends_requests_to_another_server(proxy, upstream):
+    dead = f"http://127.0.0.1:{closed_port()}"
+    proxy.rules.append(rules.MapRemote(f"{dead}/*", upstream.http))
+    with client(proxy) as c:
+        echoed = c.get(f"{dead}/echo?q=1").json()
+    assert echoed["uri"] == "/echo?q=1"
+    assert entry_for(proxy, f"{upstream.http}/echo?q=1")["_rule"].startswith("MapRemote(")
+
+
+def test_callback_changes_flows_off_the_loop_and_a_raising_one_changes_nothing(proxy, upstream):
+    threads = []
+
+    def add_header(flow):
+        threads.append(threading.current_thread().name)
+        flow.request.headers["X-From-Callback"] = "1"
+
+    def broken(flow):
+        flow.request.headers["X-Half-Done"] = "1"
+        raise KeyError("boom")
+
+    def answer(flow):
+        flow.response.headers["X-Answered"] = "yes"
+
+    proxy.rules.extend([rules.Callback("*/echo?ok*", add_header), rules.Callback("*/echo?broken*", broken),
+                        rules.Callback("*/echo?resp*", answer, phase="response")])
+    with client(proxy) as c:
+        ok = c.get(f"{upstream.http}/echo?ok").json()
+        bad = c.get(f"{upstream.http}/echo?broken").json()
+        answered = c.get(f"{upstream.http}/echo?resp")
+    assert ["X-From-Callback", "1"] in ok["headers"]
+    assert not any(name == "X-Half-Done" for name, _ in bad["headers"])
+    assert answered.headers["x-answered"] == "yes"
+    assert threads and not threads[0].startswith("necto_nb-proxy")
+    entry = entry_for(proxy, f"{upstream.http}/echo?broken")
+    assert "KeyError: 'boom'" in entry["_ruleError"] and "broken" in entry["_rule"]
+    assert any("KeyError: 'boom'" in e for e in proxy.rule_errors)
+
+
+def test_rules_given_to_capture_and_bad_ones_fail_when_added(session, confdir):
+    with session.capture(port=0, confdir=confdir, rules=[rules.Mock("*/m", body="x")]) as proxy:
+        assert isinstance(proxy.rules, rules.RuleList) and len(proxy.rules) == 1
+        with pytest.raises(TypeError, match="rule must be a rule from nn.rules"):
+            proxy.rules.append("*/api/*")
+        with pytest.raises(TypeError, match=r"rules\[1\]"):
+            proxy.rules[:] = [rules.Mock("*"), {"match": "*"}]
+        assert len(proxy.rules) == 1
+        with client(proxy) as c:
+            assert c.get(f"http://127.0.0.1:{closed_port()}/m").text == "x"
+    with pytest.raises(TypeError, match=r"rules\[0\]"):
+        session.capture(port=0, confdir=confdir, rules=[lambda f: f])
+
+
+@pytest.fixture
+def site(tls_files):
+    """The capture tests' upstream in a process of this test's own, to stop mid-test."""
+    cert, key = tls_files
+    with server_process("tests.capture.upstream", str(cert), str(key)) as ports:
+        yield ports
+
+
+def test_replay_serves_a_recording_with_the_site_stopped(confdir, tls_files):
+    cert, key = tls_files
+    recorded = nn.Session("recording")
+    paths = ["/echo?page=1&t={t}", "/echo?page=2&t={t}", "/gzip?t={t}", "/status/404?t={t}", "/echo/users/1?t={t}"]
+    with server_process("tests.capture.upstream", str(cert), str(key)) as ports:
+        base = f"http://127.0.0.1:{ports['http']}"
+        with recorded.capture(port=0, confdir=confdir) as proxy, client(proxy) as c:
+            for p in paths:
+                c.get(base + p.format(t=time.time_ns()))
+    originals = {e["request"]["url"].split("t=")[0]: e for e in recorded.entries}
+    replayed = nn.Session("replayed")
+    replay = rules.Replay(recorded)
+    with replayed.capture(port=0, confdir=confdir, rules=[replay]) as proxy, client(proxy) as c:
+        answers = [c.get(base + p.format(t=time.time_ns())) for p in paths]
+        later_id = c.get(f"{base}/echo/users/2?t=1")
+        miss = c.get(f"{base}/nothing/here?page=3")
+    for p, answer in zip(paths, answers):
+        recorded_entry = originals[(base + p).split("t=")[0]]
+        assert answer.status_code == recorded_entry["response"]["status"]
+        assert answer.text == recorded_entry["response"]["content"]["text"], p
+    assert later_id.status_code == 200 and json.loads(later_id.text)["uri"].startswith("/echo/users/1")
+    assert miss.status_code == 404 and "closest" in miss.text
+    assert len(replay.misses) == 1 and replay.misses[0]["url"] == f"{base}/nothing/here?page=3"
+    assert replay.misses[0]["differs"][0].startswith("path /nothing/here vs")
+    matched = [e.get("_replay", {}).get("matchedBy") for e in replayed.entries]
+    assert matched == ["url"] * 5 + ["template", None]
+
+
+def test_a_rule_that_sleeps_holds_up_no_other_flow(proxy, upstream):
+    proxy.rules.append(rules.Delay("*/echo?held*", ms=1000))
+    done = {}
+
+    def held():
+        with client(proxy) as c:
+            c.get(f"{upstream.http}/echo?held")
+        done["held"] = time.perf_counter()
+
+    t = threading.Thread(target=held)
+    t.start()
+    time.sleep(0.1)
+    with client(proxy) as c:
+        started = time.perf_counter()
+        c.get(f"{upstream.http}/echo?free")
+        free = time.perf_counter() - started
+    t.join()
+    assert free < 0.5 and done["held"] > started + free
+
+
+def test_a_predicate_that_raises_matches_nothing_and_is_kept(proxy, upstream):
+    proxy.rules.append(rules.Mock(lambda flow: 1 / 0, body="never"))
+    with client(proxy) as c:
+        assert c.get(f"{upstream.http}/echo?p").json()["uri"] == "/echo?p"
+    settle(proxy)
+    assert any("ZeroDivisionError" in e and "matching" in e for e in proxy.rule_errors)
+
+

@@ -11,6 +11,8 @@ Proxies compared:
   flow to a list (the least a capture inside a kernel can do).
 - `Session.capture`: necto_nb, converting every flow to HAR and filling a Session.
 - `Session.capture, live view`: the same while a live view reads `len(s.df)` twice a second.
+- `Session.capture, 10 idle rules`: with ten rules (`nn.rules`) that match no request;
+  the target is at least 0.9x the throughput of `Session.capture` in the same round.
 
 Workloads: `small` (13-byte text body) and `json` (20 KB of JSON, gzip-encoded, which
 the capture decodes and stores). For the two in-process proxies the main thread plays a
@@ -40,7 +42,7 @@ from pathlib import Path
 
 #: report name -> what runs it
 PROXIES = {"mitmdump": "mitmdump", "thread+list": "thread", "Session.capture": "capture",
-           "Session.capture, live view": "capture+view"}
+           "Session.capture, live view": "capture+view", "Session.capture, 10 idle rules": "capture+rules"}
 SMALL = b"hello, bench\n"
 JSON = gzip.compress(json.dumps([{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in range(400)]).encode())
 
@@ -134,11 +136,23 @@ def _thread_master(confdir: str):
     return box["port"], stop
 
 
-def _capture(confdir: str):
+def _idle_rules() -> list:
+    """Ten rules of every kind that match nothing the load sends (globs, a method, a predicate)."""
+    from necto_nb import rules
+
+    return [rules.Delay("*/never/*", ms=100), rules.Throttle("*.example.com/*", kbps=100),
+            rules.Mock("*/api/flags", json={"beta": True}), rules.Fail("*/fail*", 503),
+            rules.Rewrite("*/rewrite/*", response_headers={"X-A": "1"}), rules.MapLocal("*/static/*", "."),
+            rules.MapRemote("*://old.example.com/*", "http://127.0.0.1:9"),
+            rules.Callback("*/hook", lambda flow: None), rules.Mock("*", method="DELETE"),
+            rules.Delay(lambda flow: flow.request.port == 9, ms=100)]
+
+
+def _capture(confdir: str, with_rules: bool = False):
     import necto_nb as nn
 
     session = nn.Session("bench")
-    proxy = session.capture(port=0, confdir=confdir)
+    proxy = session.capture(port=0, confdir=confdir, rules=_idle_rules() if with_rules else ())
 
     def stop() -> dict:
         proxy.stop()
@@ -153,7 +167,7 @@ def _child(kind: str, confdir: str) -> None:
     if kind == "thread":
         port, stop = _thread_master(confdir)
     else:
-        port, stop, session = _capture(confdir)
+        port, stop, session = _capture(confdir, with_rules=kind == "capture+rules")
     idle: list[float] = []
     quiet = threading.Event()
     threading.Timer(2.0, quiet.set).start()
@@ -262,6 +276,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each proxy")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workloads", default="small,json")
+    parser.add_argument("--proxies", default=",".join(PROXIES.values()),
+                        help="which to run, by kind: " + ",".join(PROXIES.values()))
     parser.add_argument("--mitmdump-port", type=int, default=18080)
     parser.add_argument("--upstream", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -282,11 +298,12 @@ def main() -> None:
     up = int(upstream.stdout.readline())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        chosen = [name for name, kind in PROXIES.items() if kind in args.proxies.split(",")]
         for workload in args.workloads.split(","):
-            runs: dict[str, list[dict]] = {name: [] for name in PROXIES}
+            runs: dict[str, list[dict]] = {name: [] for name in chosen}
             for round_ in range(args.rounds):
                 # Alternate the order so a machine getting busier or quieter favours no one.
-                for name in PROXIES if round_ % 2 == 0 else reversed(PROXIES):
+                for name in chosen if round_ % 2 == 0 else reversed(chosen):
                     kind = PROXIES[name]
                     run = (_run_mitmdump(up, workload, args, folder) if kind == "mitmdump"
                            else _run_child(kind, up, workload, args, folder))
@@ -298,9 +315,10 @@ def main() -> None:
 
 def _report(workload: str, runs: dict[str, list[dict]]) -> None:
     best = {name: max(rs, key=lambda r: r["rps"]) for name, rs in runs.items()}
-    peers = [r["rps"] for r in runs["mitmdump"]]
+    peer = "mitmdump" if "mitmdump" in runs else next(iter(runs))
+    peers = [r["rps"] for r in runs[peer]]
     print(f"\nworkload {workload}")
-    print("| proxy | req/s best (all runs) | vs mitmdump, same round (median) | p50 / p99 ms | lost flows | wrk errors | "
+    print(f"| proxy | req/s best (all runs) | vs {peer}, same round (median) | p50 / p99 ms | lost flows | wrk errors | "
           "trivial cell idle / under load ms (median, p95) | len(s.df) under load ms (median, p95) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, rs in runs.items():
@@ -320,6 +338,10 @@ def _report(workload: str, runs: dict[str, list[dict]]) -> None:
               f"| {lost} | {errors} | {cell} | {df} |")
         if b.get("errors"):
             print(f"  capture errors: {b['errors']}")
+    if "Session.capture" in runs and "Session.capture, 10 idle rules" in runs:
+        ratio = statistics.median(r["rps"] / p["rps"] for r, p in zip(runs["Session.capture, 10 idle rules"],
+                                                                       runs["Session.capture"]))
+        print(f"\n10 idle rules vs none, same round (median): {ratio:.2f}x (target >= 0.90x)")
 
 
 if __name__ == "__main__":

@@ -403,6 +403,11 @@ class Proxy:
                 _running = None
 
 
+def running() -> Proxy | None:
+    """The capture running in this process, if any."""
+    return _running
+
+
 def _close_quietly(context: Any) -> None:
     try:
         context.close()

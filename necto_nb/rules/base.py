@@ -1,6 +1,6 @@
 """What every rule shares: which flows it matches, how it names itself, and its kind.
 
-A rule matches a flow by a URL glob (`*` any run of characters, `?` one, `[...]` a set;
+A rule matches a flow by a URL glob on the URL as its entry shows it (`s.df.url`) (`*` any run of characters, `?` one, `[...]` a set;
 a glob without `://` matches any scheme), a predicate on the mitmproxy flow, or nothing
 (every flow), optionally narrowed by `method`. Arguments are checked when the rule is
 made, so a bad one fails in the cell that wrote it, naming the argument.

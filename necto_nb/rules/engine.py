@@ -68,7 +68,10 @@ class RuleEngine:
     and what failed (`_ruleError`, and `errors`, which the proxy shows)."""
 
     def __init__(self, rules: RuleList) -> None:
+        from necto_nb.capture.convert import url_of  # here: capture/ imports this module
+
         self.rules = rules
+        self._url = url_of
         #: what rules raised: "<when> <rule> on <method> <url>: <error>"
         self.errors: collections.deque[str] = collections.deque(maxlen=1000)
 
@@ -76,7 +79,7 @@ class RuleEngine:
         rules = tuple(self.rules)  # the user may change the list meanwhile
         if not rules:
             return None
-        url = flow.request.pretty_url
+        url = self._url(flow.request)  # as the entry will show it, so a glob copied from s.df matches
         chosen: dict[str, Rule] = {}
         for rule in rules:
             if rule.kind in chosen:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from necto_nb.rules.base import Rule, note
-from necto_nb.rules.respond import make_response, status_code
+from necto_nb.rules.respond import _TRANSFER, make_response, status_code
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from necto_nb.analysis.match import IgnoreQuery
     from necto_nb.session import Session
 
-# Headers that describe the recorded transfer, not the body served now (decoded, whole).
-_TRANSFER = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
 _ID = re.compile(r"^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|"
                  r"(?=[^/]*\d)[A-Za-z0-9_-]{16,})$", re.IGNORECASE)
 
@@ -127,9 +125,12 @@ class Replay(Rule):
                 "differs": differs or ["only the order: every recording of it was served"]}
 
     def request(self, flow: http.HTTPFlow):
-        found = self.lookup(flow.request.method, flow.request.pretty_url)
+        from necto_nb.capture.convert import url_of
+
+        url = url_of(flow.request)  # as recordings show URLs
+        found = self.lookup(flow.request.method, url)
         if found is None:
-            miss = self.explain(flow.request.method, flow.request.pretty_url)
+            miss = self.explain(flow.request.method, url)
             self.misses.append(miss)
             text = f"no recording; closest {miss['closest']}: " + "; ".join(miss["differs"])
             note(flow, "_replay", {"miss": text})

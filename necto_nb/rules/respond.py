@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import mimetypes
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from mitmproxy import http
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
+#: headers that describe a recorded transfer, not a body served again (decoded, whole)
+_TRANSFER = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 def status_code(value: Any, argument: str = "status") -> int:
@@ -71,6 +74,19 @@ class Mock(Rule):
             self.body = bytes(body or b"")
         else:
             raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+
+    @classmethod
+    def from_entry(cls, session: Any, row: int) -> Mock:
+        """A Mock answering exactly entry `row`'s request (its method and URL) with its
+        recorded response: what the grid's "Mock selected" makes."""
+        entry = session.entries[row]
+        request, response = entry["request"], entry["response"]
+        if not response.get("status"):
+            raise ValueError(f"entry {row} has no response to mock ({request['method']} {request['url']})")
+        headers = [(h["name"], h["value"]) for h in response.get("headers", ())
+                   if h["name"].lower() not in _TRANSFER and not h["name"].startswith(":")]
+        glob = re.sub(r"([*?\[])", r"[\1]", request["url"])  # the URL itself, not a pattern
+        return cls(glob, response["status"], headers, session.response_body(row) or b"", method=request["method"])
 
     def request(self, flow: http.HTTPFlow) -> None:
         flow.response = make_response(self.status, self.body, self.headers)

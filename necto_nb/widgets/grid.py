@@ -34,6 +34,8 @@ from necto_nb.widgets.table import TrafficTable
 from necto_nb.widgets.toolbar import Toolbar
 
 if TYPE_CHECKING:
+    from necto_nb.capture import Proxy
+    from necto_nb.rules import Mock
     from necto_nb.session import Rows, Session
 
 esc = html.escape
@@ -118,6 +120,7 @@ class TrafficGrid(w.VBox):
         self.toolbar.on_filter(lambda _filter: self.refresh(view=True))
         self.toolbar.export_session.on_click(lambda _b: self.export(selected=False))
         self.toolbar.export_selected.on_click(lambda _b: self.export(selected=True))
+        self.toolbar.mock.on_click(lambda _b: self.mock_selected())
         self.toolbar.clear.on_click(lambda _b: self.clear())
         self.toolbar.upload.observe(self._uploaded, "value")
         super().__init__([self.toolbar, self.table, self.messages, self.detail])
@@ -247,6 +250,32 @@ class TrafficGrid(w.VBox):
             return
         self.toolbar.upload.value = ()  # so choosing the same file again is noticed
         self.import_files([(f["name"], bytes(f["content"])) for f in files])
+
+    def mock_selected(self, proxy: Proxy | None = None) -> list[Mock]:
+        """A `nn.rules.Mock` per selected row, answering its request with its recorded response,
+        added to the front of `proxy.rules` (default: the capture running in this kernel)."""
+        from necto_nb.capture.proxy import running
+        from necto_nb.rules import Mock
+
+        rows = self.session.selection.index.tolist()
+        if not rows:
+            self._say("Nothing is selected: click the rows to mock first.")
+            return []
+        mocks, skipped = [], []
+        for row in rows:
+            try:
+                mocks.append(Mock.from_entry(self.session, row))
+            except ValueError as exc:
+                skipped.append(f"<li>{esc(str(exc))}</li>")
+        proxy = proxy if proxy is not None else running()
+        if proxy is not None and proxy.state in ("running", "paused"):
+            proxy.rules[0:0] = mocks  # before the others: the user's latest word wins
+            where = f"added to the rules of the capture at {esc(proxy.url)}"
+        else:
+            where = "no capture is running: add them with <code>proxy.rules.extend(grid.mock_selected())</code>"
+        self._say(f"{len(mocks)} mock(s) {where}."
+                  + (f" Not mocked:<ul>{''.join(skipped)}</ul>" if skipped else ""))
+        return mocks
 
     def clear(self) -> None:
         self.session.clear()

@@ -35,6 +35,9 @@ class Toolbar(w.VBox):
                                         tooltip="Write the selected entries to a .har file beside the notebook")
         self.upload = w.FileUpload(description="Import HAR", accept=".har,.json,.gz,.zhar", multiple=True,
                                    tooltip="Add the entries of one or more HAR files")
+        self.mock = w.Button(description="Mock selected", icon="magic", disabled=True,
+                             tooltip="Answer the selected requests with their recorded responses from now on "
+                                     "(rules of the running capture)")
         self.clear = w.Button(description="Clear", icon="trash", tooltip="Remove every entry from the session")
         self.redact = w.Checkbox(value=redact, description="Redact secrets", indent=False,
                                  layout=w.Layout(width="auto"),
@@ -45,7 +48,8 @@ class Toolbar(w.VBox):
             control.observe(self._changed, "value")
         filters = w.HBox([self.search, self.status, self.method, self.type, self.count],
                          layout=w.Layout(align_items="center", flex_flow="row wrap"))
-        buttons = w.HBox([self.export_session, self.export_selected, self.upload, self.clear, self.redact],
+        buttons = w.HBox([self.export_session, self.export_selected, self.mock, self.upload, self.clear,
+                          self.redact],
                          layout=w.Layout(align_items="center", flex_flow="row wrap"))
         super().__init__([filters, buttons])
 
@@ -84,4 +88,4 @@ class Toolbar(w.VBox):
             if hidden:
                 text += f" ({hidden:,} hidden by the filters)"
         self.count.value = text
-        self.export_selected.disabled = selected == 0
+        self.export_selected.disabled = self.mock.disabled = selected == 0

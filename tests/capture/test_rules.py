@@ -17,6 +17,7 @@ import necto_nb as nn
 from necto_nb import rules
 from tests.capture.test_proxy import client, entry_for, settle
 from tests.conftest import server_process
+from tests.widgets.test_grid import message
 
 pytestmark = [pytest.mark.integration, pytest.mark.proxy]
 
@@ -35,24 +36,31 @@ def timed(c: httpx.Client, url: str) -> float:
 
 
 def test_delay_adds_its_time_to_matching_requests_only(proxy, upstream):
-    proxy.rules.append(rules.Delay("*/echo?slow*", ms=200))
+    delay = rules.Delay("*/echo?slow*", ms=200)
     idle = [rules.Delay(f"*/never-{i}/*", ms=200) for i in range(10)]
     added, unmatched, bare = [], [], []
+    # Not recording while timing: converting the last flows would slow whichever request
+    # it overlaps, and a delayed request's sleep hides it, which skews the difference.
+    proxy.pause()
     with client(proxy) as c:
         timed(c, f"{upstream.http}/echo?warm")
-        for i in range(15):
+        for i in range(21):
+            proxy.rules[:] = [delay]
             fast = timed(c, f"{upstream.http}/echo?fast={i}")
             added.append(timed(c, f"{upstream.http}/echo?slow={i}") - fast)
             proxy.rules[:] = idle  # ten rules that match nothing, against none at all
             unmatched.append(timed(c, f"{upstream.http}/echo?idle={i}"))
             proxy.rules[:] = []
             bare.append(timed(c, f"{upstream.http}/echo?bare={i}"))
-            proxy.rules[:] = [rules.Delay("*/echo?slow*", ms=200)]
+        proxy.resume()
+        proxy.rules[:] = [delay]
+        c.get(f"{upstream.http}/echo?slow=recorded")
+        c.get(f"{upstream.http}/echo?fast=recorded")
     assert 190 <= statistics.median(added) <= 210, added
     assert statistics.median(unmatched) - statistics.median(bare) < 5, (unmatched, bare)
-    entry = entry_for(proxy, f"{upstream.http}/echo?slow=0")
+    entry = entry_for(proxy, f"{upstream.http}/echo?slow=recorded")
     assert entry["_rule"] == "Delay('*/echo?slow*', ms=200)"
-    assert "_rule" not in entry_for(proxy, f"{upstream.http}/echo?fast=0")
+    assert "_rule" not in entry_for(proxy, f"{upstream.http}/echo?fast=recorded")
 
 
 def test_throttle_delivers_a_megabyte_at_1000_kbps_in_8_seconds(proxy, upstream):
@@ -265,3 +273,27 @@ def test_a_predicate_that_raises_matches_nothing_and_is_kept(proxy, upstream):
     assert any("ZeroDivisionError" in e and "matching" in e for e in proxy.rule_errors)
 
 
+
+
+def test_mock_selected_in_the_grid_answers_that_request_from_then_on(proxy, upstream):
+    from necto_nb.widgets import TrafficGrid
+
+    url = f"{upstream.https}/echo?q=[1]*"
+    with client(proxy) as c:
+        first = c.get(url)
+        settle(proxy)
+        grid = TrafficGrid(proxy.session)
+        grid.select([0])
+        grid.toolbar.mock.click()
+        assert "1 mock(s) added to the rules of the capture" in message(grid)
+        again = c.post(url)  # another method: not mocked
+        mocked = c.get(url)
+        grid.close()
+    assert len(proxy.rules) == 1 and proxy.rules[0].method == {"GET"}
+    # The URL as recorded (as the frame shows it, [ and ] encoded), its glob characters taken literally.
+    assert repr(proxy.rules[0]).startswith(f"Mock('{upstream.https}/echo[?]q=%5B1%5D[*]', status=200")
+    assert mocked.content == first.content and again.json()["method"] == "POST"
+    settle(proxy)
+    gets = [e for e in proxy.session.entries if e["request"]["method"] == "GET"]
+    assert len(gets) == 2 and "_rule" not in gets[0]
+    assert gets[1]["_rule"].startswith("Mock(") and gets[1]["timings"]["connect"] == -1

@@ -8,7 +8,6 @@ import socket
 import statistics
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest

@@ -59,8 +59,9 @@ class Intercept:
             self._saved_env = {k: os.environ.get(k) for k in VARIABLES}
             os.environ.update(env)
             self._patch_urllib()
-            self._patch_urllib3()
-            self._patch_aiohttp(env["SSL_CERT_FILE"])
+            for name, patch in _OPTIONAL_CLIENTS.items():
+                if importlib.util.find_spec(name) is not None:  # patched only where the user has it
+                    patch(self, env["SSL_CERT_FILE"])
             self._follow_cells()
         except BaseException:
             self.__exit__()
@@ -96,9 +97,7 @@ class Intercept:
 
         self._patch(urllib.request, "_opener", None)  # the next urlopen builds one from the environment
 
-    def _patch_urllib3(self) -> None:
-        if importlib.util.find_spec("urllib3") is None:
-            return
+    def _patch_urllib3(self, bundle: str) -> None:
         from urllib3 import poolmanager
 
         original = poolmanager.PoolManager.urlopen
@@ -119,8 +118,6 @@ class Intercept:
         self._undo.append(lambda: [m.clear() for m in managers.values()])
 
     def _patch_aiohttp(self, bundle: str) -> None:
-        if importlib.util.find_spec("aiohttp") is None:
-            return
         import ssl
 
         import aiohttp
@@ -164,6 +161,10 @@ class Intercept:
             origin.cell = None
 
         self._undo.append(forget)
+
+
+#: clients necto_nb does not depend on, patched when installed (urllib3 follows SSL_CERT_FILE by itself)
+_OPTIONAL_CLIENTS = {"urllib3": Intercept._patch_urllib3, "aiohttp": Intercept._patch_aiohttp}
 
 
 def _ipython() -> Any:

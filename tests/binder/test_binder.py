@@ -62,6 +62,10 @@ def _notebook_source(path: Path) -> str:
     return "\n".join(line for cell in code for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
 
 
+#: HTTP clients proxy.intercept() sets up when the user has them installed; never needed
+OPTIONAL_CLIENTS = {"aiohttp", "urllib3"}
+
+
 def test_what_the_notebooks_and_the_package_import_is_a_dependency():
     """Each third-party module the example notebooks or necto_nb import comes from a package the
     README's install (and so Binder) installs, not one only the tests bring."""
@@ -72,7 +76,7 @@ def test_what_the_notebooks_and_the_package_import_is_a_dependency():
     declared = {name.replace("_", "-") for name in _dependencies(_this_python())}
     missing = {}
     for where, source in sources.items():
-        for module in _imported_modules(source) - set(sys.stdlib_module_names) - {"necto_nb"}:
+        for module in _imported_modules(source) - set(sys.stdlib_module_names) - {"necto_nb"} - OPTIONAL_CLIENTS:
             packages = {p.lower().replace("_", "-") for p in providers.get(module, [])}
             if not packages & declared:
                 missing.setdefault(module, (sorted(packages) or ["not installed here"], where))

@@ -61,6 +61,8 @@ class _Upstream(asyncio.Protocol):
             path = head.split(b" ", 2)[1]
             if b"/json" in path:
                 extra, body = b"Content-Type: application/json\r\nContent-Encoding: gzip\r\n", JSON
+            elif b"/bytes?n=" in path:  # bench/rules.py's throttled download
+                extra, body = b"Content-Type: application/octet-stream\r\n", b"x" * int(path.split(b"n=")[1])
             else:
                 extra, body = b"Content-Type: text/plain\r\n", SMALL
             self.transport.write(b"HTTP/1.1 200 OK\r\n" + extra + b"Content-Length: %d\r\n\r\n" % len(body) + body)

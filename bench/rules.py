@@ -3,9 +3,8 @@ page load through `proxy.browser()` against the browser's own timing and HAR.
 
     python3 bench/rules.py [--samples 21] [--no-browser]
 
-Everything on loopback: an asyncio upstream in a thread of its own process (`/echo`,
-`/bytes?n=`), the capture in this process, httpx as the client, the demo site for the
-browser. Client-side times are medians of interleaved requests, with recording paused
+Everything on loopback: bench/capture.py's asyncio upstream in a thread, the capture in
+this process, httpx as the client, the demo site for the browser. Client-side times are medians of interleaved requests, with recording paused
 while timing (converting flows would slow whichever request it overlaps).
 """
 
@@ -26,20 +25,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import necto_nb as nn  # noqa: E402
+from capture import _Upstream  # noqa: E402  (bench/capture.py: /echo and /bytes?n=)
 from necto_nb import rules  # noqa: E402
-
-
-class _Upstream(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport, self.buffer = transport, b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while b"\r\n\r\n" in self.buffer:
-            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-            path = head.split(b" ", 2)[1]
-            body = b"x" * int(path.split(b"n=")[1]) if b"/bytes" in path else b"ok\n"
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
 
 def _serve() -> int:

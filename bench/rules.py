@@ -74,10 +74,9 @@ def proxy_figures(samples: int, confdir: str) -> dict:
             proxy.rules[:] = [rules.Delay("*/echo?slow*", ms=200)]
             fast = _timed(c, f"{up}/echo?fast={i}")
             added.append(_timed(c, f"{up}/echo?slow={i}") - fast)
-            proxy.rules[:] = idle
-            unmatched.append(_timed(c, f"{up}/echo?idle={i}"))
-            proxy.rules[:] = []
-            bare.append(_timed(c, f"{up}/echo?bare={i}"))
+            for rule_list, times in [(idle, unmatched), ([], bare)][:: 1 if i % 2 else -1]:  # turns at first
+                proxy.rules[:] = rule_list
+                times.append(_timed(c, f"{up}/echo?n={i}"))
         out["delay_added_ms"] = statistics.median(added)
         out["idle_rules_added_ms"] = statistics.median(unmatched) - statistics.median(bare)
         proxy.rules[:] = [rules.Throttle("*/bytes*", kbps=1000)]

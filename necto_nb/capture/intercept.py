@@ -144,10 +144,10 @@ class Intercept:
             return
         origin = self.proxy.origin
         parent = getattr(getattr(shell, "kernel", None), "get_parent", lambda: {})() or {}
-        origin.cell = _cell(shell.execution_count, parent.get("metadata", {}).get("cellId"))
+        origin.cell = _cell(_running_count(shell), parent.get("metadata", {}).get("cellId"))
 
         def pre_run_cell(info=None) -> None:
-            origin.cell = _cell(shell.execution_count, getattr(info, "cell_id", None))
+            origin.cell = _cell(_running_count(shell), getattr(info, "cell_id", None))
 
         def post_run_cell(result=None) -> None:
             origin.cell = None
@@ -173,6 +173,14 @@ def _ipython() -> Any:
     from IPython import get_ipython
 
     return get_ipython()
+
+
+def _running_count(shell: Any) -> int:
+    """The execution count of the cell running now: IPython 9 counts a cell before running it
+    (and before `pre_run_cell`), IPython 8 after."""
+    import IPython
+
+    return shell.execution_count - (IPython.version_info[0] >= 9)
 
 
 def _cell(count: int, cell_id: str | None) -> dict[str, Any]:

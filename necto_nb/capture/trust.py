@@ -46,7 +46,7 @@ def system_ca_file() -> Path | None:
 
 def ca_bundle(proxy: Proxy) -> Path:
     """A PEM file of the system's CAs and the proxy's, kept in the proxy's confdir."""
-    ours = proxy.ca_cert_path.read_bytes()
+    ours = Path(proxy.ca_cert_path).read_bytes()
     bundle = proxy.confdir / "necto-ca-bundle.pem"
     system = system_ca_file()
     if system is not None and system.resolve() == bundle.resolve():
@@ -65,7 +65,7 @@ def spki_pin(proxy: Proxy) -> str:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    cert = x509.load_pem_x509_certificate(proxy.ca_cert_path.read_bytes())
+    cert = x509.load_pem_x509_certificate(Path(proxy.ca_cert_path).read_bytes())
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 

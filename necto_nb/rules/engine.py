@@ -69,9 +69,10 @@ class RuleEngine:
 
     def __init__(self, rules: RuleList) -> None:
         from necto_nb.capture.convert import url_of  # here: capture/ imports this module
+        from necto_nb.capture.recorder import WHOLE_BODY
 
         self.rules = rules
-        self._url = url_of
+        self._url, self._whole = url_of, WHOLE_BODY
         #: what rules raised: "<when> <rule> on <method> <url>: <error>"
         self.errors: collections.deque[str] = collections.deque(maxlen=1000)
 
@@ -95,6 +96,11 @@ class RuleEngine:
         flow.metadata[_CHOSEN] = ordered
         note(flow, "_rule", "; ".join(map(repr, ordered)))
         return self._run(flow, ordered, "request")
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        ordered = flow.metadata.get(_CHOSEN)
+        if ordered and any(rule.whole_response for rule in ordered):
+            flow.metadata[self._whole] = True  # the recorder leaves it unstreamed: the rule sees it first
 
     def response(self, flow: http.HTTPFlow):
         ordered = flow.metadata.get(_CHOSEN)

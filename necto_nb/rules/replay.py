@@ -1,5 +1,5 @@
 """Serve a recording instead of the site: each request gets the recorded response of its
-matching request, found as `analysis.match` pairs captures (method and URL with
+matching request, found as `necto_nb.match` pairs captures (method and URL with
 cache-busting parameters ignored, then the same path with other query values, then the
 same path template with ids masked). A request with no recording is explained: the
 closest recording and what differed."""
@@ -7,7 +7,6 @@ closest recording and what differed."""
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
@@ -20,15 +19,18 @@ from necto_nb.rules.respond import _TRANSFER, make_response, status_code
 if TYPE_CHECKING:
     from mitmproxy import http
 
-    from necto_nb.analysis.match import IgnoreQuery
+    from necto_nb.match import IgnoreQuery
     from necto_nb.session import Session
 
-_ID = re.compile(r"^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|"
-                 r"(?=[^/]*\d)[A-Za-z0-9_-]{16,})$", re.IGNORECASE)
+def _template(head: str) -> str:
+    """A normalised URL without its query, its path's hashes and ids masked as `match_requests`
+    masks them, and numeric segments too (an API's `/users/41`: a replay serves a similar one)."""
+    from necto_nb.match import MASK, template_path
 
-
-def _template(path: str) -> str:
-    return "/".join("{id}" if _ID.match(seg) else seg for seg in path.split("/"))
+    scheme, _, rest = head.partition("://")
+    host, slash, path = rest.partition("/")
+    masked = "/".join(MASK if part.isdigit() else part for part in template_path(slash + path).split("/"))
+    return f"{scheme}://{host}{masked}"
 
 
 class Replay(Rule):
@@ -37,7 +39,7 @@ class Replay(Rule):
     they run out). `fallback`: what a request without a recording gets, an HTTP status
     (404: a text body explaining the miss) or "upstream" (sent on to the site).
     `ignore_query`: query parameters that never tell requests apart (default: the
-    cache busters of `nn.analysis.CACHE_BUSTERS`, such as `t` and `_`).
+    cache busters of `necto_nb.match.CACHE_BUSTERS`, such as `t` and `_`).
     `misses` lists each miss with the closest recording and what differed.
     """
 
@@ -47,8 +49,7 @@ class Replay(Rule):
                  ignore_query: IgnoreQuery | None = None, method: str | Iterable[str] | None = None,
                  name: str | None = None) -> None:
         super().__init__(match, method=method, name=name)
-        # analysis/ pulls in scipy: import the matcher only when a Replay is made
-        from necto_nb.analysis.match import CACHE_BUSTERS, normalise_url
+        from necto_nb.match import CACHE_BUSTERS, normalise_url
         from necto_nb.session import Session, read_har
 
         if ignore_query is None:

@@ -12,17 +12,29 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from necto_nb import frame
+from necto_nb.errors import (
+    ArgumentError, ArgumentTypeError, CaptureRunningError, CommandError, Error, HarError, ProxyError, RowError,
+    UnknownKeyError, UrlscanError,
+)
 from necto_nb.har.redact import Redactor
-from necto_nb.har.report import HarError, Issue, Report
+from necto_nb.har.report import Issue, Report
 from necto_nb.match import CACHE_BUSTERS, Rule, match_requests, normalise_url
 from necto_nb.parquet import read_parquet
 from necto_nb.runs import Runs, read_hars
 from necto_nb.session import Session, concat, read_har
-from necto_nb.urlscan import UrlscanError, read_urlscan
+from necto_nb.urlscan import read_urlscan
 
 __all__ = [
     "CACHE_BUSTERS",
+    "Error",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "CaptureRunningError",
+    "CommandError",
     "HarError",
+    "ProxyError",
+    "RowError",
+    "UnknownKeyError",
     "Issue",
     "Redactor",
     "Report",
@@ -46,7 +58,6 @@ __all__ = [
     "replay",
     "trend",
     "Proxy",
-    "ProxyError",
     "rules",
     "load_ipython_extension",
 ]
@@ -57,7 +68,7 @@ _LAZY = {"demo": "necto_nb.demo", "rules": "necto_nb.rules"}
 _LAZY_NAMES = {"TrafficGrid": "necto_nb.widgets", "waterfall": "necto_nb.plots",  # plotly
                "compare_timings": "necto_nb.analysis", "diff": "necto_nb.analysis",  # scipy, httpx
                "replay": "necto_nb.analysis", "trend": "necto_nb.analysis",  # scipy, ruptures
-               "Proxy": "necto_nb.capture", "ProxyError": "necto_nb.capture",  # mitmproxy
+               "Proxy": "necto_nb.capture",  # mitmproxy
                "load_ipython_extension": "necto_nb.capture.magic"}  # %load_ext necto_nb
 
 

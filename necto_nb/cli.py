@@ -18,13 +18,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from necto_nb.errors import CommandError, Error
+
 OK, WARNINGS, ERRORS = 0, 1, 2
 HAR_SUFFIXES = (".har", ".har.gz")
 FRAME_SUFFIXES = (".parquet", ".csv")
-
-
-class CliError(Exception):
-    """A problem to report in one line, without a traceback."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.extra = extra
     try:
         return args.run(args)
-    except CliError as e:
+    except Error as e:  # every mistake necto_nb reports: one line, no traceback
         print(f"necto-nb {args.command}: error: {e}", file=sys.stderr)
         return ERRORS
     except BrokenPipeError:  # e.g. `necto-nb validate ... | head`
@@ -184,15 +182,15 @@ def _notebooks() -> Path:
     for folder in (Path(__file__).resolve().parents[1] / "notebooks", Path.cwd() / "notebooks"):
         if folder.is_dir():
             return folder
-    raise CliError("no notebooks/ folder found beside the necto_nb sources or here: give a folder, necto-nb lab PATH")
+    raise CommandError("no notebooks/ folder found beside the necto_nb sources or here: give a folder, necto-nb lab PATH")
 
 
 def _lab(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("jupyterlab") is None:
-        raise CliError("JupyterLab is not installed: pip install jupyterlab")
+        raise CommandError("JupyterLab is not installed: pip install jupyterlab")
     root = Path(args.path).expanduser() if args.path else _notebooks()
     if not root.is_dir():
-        raise CliError(f"{root} is not a folder")
+        raise CommandError(f"{root} is not a folder")
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root.resolve()}", f"--ip={args.ip}"]
     if args.port is not None:
         command.append(f"--port={args.port}")
@@ -268,7 +266,7 @@ def _format(path: str, allowed: tuple[str, ...], folder: bool = False) -> str:
         if lowered.endswith(suffix):
             return suffix
     also = " (or a dataset folder ending in /)" if folder else ""
-    raise CliError(f"cannot tell the format of {path}: give a name ending in {', '.join(allowed)}{also}")
+    raise CommandError(f"cannot tell the format of {path}: give a name ending in {', '.join(allowed)}{also}")
 
 
 def _read(name: str):
@@ -277,7 +275,7 @@ def _read(name: str):
     try:
         return read_har(_source(name), name=_shown(name))
     except HarError as e:
-        raise CliError(f"cannot read {_shown(name)}: {_reason(name, e)}") from None
+        raise CommandError(f"cannot read {_shown(name)}: {_reason(name, e)}") from None
 
 
 def _is_dataset(out: str) -> bool:
@@ -292,7 +290,7 @@ def _convert(args: argparse.Namespace) -> int:
         return _convert_to_dataset(args)
     suffix = _format(args.output, HAR_SUFFIXES + FRAME_SUFFIXES, folder=True)
     if len(args.files) > 1:
-        raise CliError(f"{len(args.files)} files go to a dataset, not to one {suffix} file: "
+        raise CommandError(f"{len(args.files)} files go to a dataset, not to one {suffix} file: "
                        "give a folder ending in /, e.g. -o history/")
     session = _read(args.files[0])
     redactor = Redactor() if args.redact else None
@@ -309,7 +307,7 @@ def _convert(args: argparse.Namespace) -> int:
                 else:
                     session.df.to_csv(file, mode="wb")
     except OSError as e:
-        raise CliError(f"cannot write {out}: {e.strerror or e}") from None
+        raise CommandError(f"cannot write {out}: {e.strerror or e}") from None
     replaced = sum(redactor.counts.values()) if redactor is not None else 0
     note = f", {replaced} credential(s) redacted" if redactor is not None else ""
     print(f"wrote {_entries(len(session))} to {out}{note}")
@@ -321,16 +319,16 @@ def _convert_to_dataset(args: argparse.Namespace) -> int:
     from necto_nb import HarError, read_hars
 
     if "-" in args.files:
-        raise CliError("a dataset is made from files, not standard input")
+        raise CommandError("a dataset is made from files, not standard input")
     if args.redact or args.bodies != "all":
-        raise CliError("--redact and --bodies apply to one file; a dataset keeps the entries as read")
+        raise CommandError("--redact and --bodies apply to one file; a dataset keeps the entries as read")
     try:
         runs = read_hars(args.files)
         runs.to_parquet(args.output)
     except HarError as e:
-        raise CliError(str(e)) from None
+        raise CommandError(str(e)) from None
     except OSError as e:
-        raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
+        raise CommandError(f"cannot write {args.output}: {e.strerror or e}") from None
     for issue in runs.report:
         print(f"{issue.path}: cannot be read: {issue.message}", file=sys.stderr)
     print(f"wrote {len(runs)} run(s), {_entries(len(runs.df))} to {args.output}")
@@ -350,10 +348,7 @@ def _diff(args: argparse.Namespace) -> int:
 
     a, b = _read(args.a), _read(args.b)
     ignored = set(args.ignore_header) | (set() if args.all_headers else set(VOLATILE_HEADERS))
-    try:
-        changes = diff(a, b, ignore_headers=ignored, ignore_paths=args.ignore_path, bodies=not args.no_bodies)
-    except ValueError as e:
-        raise CliError(str(e)) from None
+    changes = diff(a, b, ignore_headers=ignored, ignore_paths=args.ignore_path, bodies=not args.no_bodies)
     only = changes[changes["part"] == "request"]
     removed, added = only[only["change"] == "removed"], only[only["change"] == "added"]
     changed = changes[changes["part"] != "request"]
@@ -390,16 +385,16 @@ def _har_files(spec: str) -> list[str]:
     if path.is_dir():
         found = sorted(str(p) for p in path.iterdir() if p.name.lower().endswith(HAR_SUFFIXES))
         if not found:
-            raise CliError(f"{spec}: a folder without .har or .har.gz files")
+            raise CommandError(f"{spec}: a folder without .har or .har.gz files")
         return found
     if path.is_file():
         return [str(path)]
     if glob.has_magic(spec):
         found = sorted(glob.glob(str(path)))
         if not found:
-            raise CliError(f"{spec}: no file matches")
+            raise CommandError(f"{spec}: no file matches")
         return found
-    raise CliError(f"{spec}: no such file or folder")
+    raise CommandError(f"{spec}: no such file or folder")
 
 
 def _runs(specs: list[str]):
@@ -413,10 +408,10 @@ def _runs(specs: list[str]):
             return read_parquet(specs[0])
         runs = read_hars([f for spec in specs for f in _har_files(spec)], progress=False)
     except HarError as e:
-        raise CliError(str(e)) from None
+        raise CommandError(str(e)) from None
     if runs.report.errors:
         first = runs.report.errors[0]
-        raise CliError(f"cannot read {first.path}: {first.message}")
+        raise CommandError(f"cannot read {first.path}: {first.message}")
     return runs
 
 
@@ -425,7 +420,7 @@ def _hosts(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         before, sep, after = pair.partition("=")
         if not sep or not before or not after:
-            raise CliError(f"--host {pair!r}: give BEFORE=AFTER, e.g. www.example.com=staging.example.com")
+            raise CommandError(f"--host {pair!r}: give BEFORE=AFTER, e.g. www.example.com=staging.example.com")
         hosts[before.strip().lower()] = after.strip().lower()
     return hosts
 
@@ -435,23 +430,23 @@ def _compare(args: argparse.Namespace) -> int:
     from necto_nb.match import CACHE_BUSTERS
 
     if args.sides and (args.before or args.after):
-        raise CliError("give BEFORE AFTER or --before/--after, not both")
+        raise CommandError("give BEFORE AFTER or --before/--after, not both")
     if args.sides:
         if len(args.sides) != 2:
-            raise CliError(f"{len(args.sides)} arguments: give BEFORE and AFTER (quote globs: 'runs/a/*.har'), "
+            raise CommandError(f"{len(args.sides)} arguments: give BEFORE and AFTER (quote globs: 'runs/a/*.har'), "
                            "or list files with --before ... --after ...")
         runs_before, runs_after = (_runs([side]) for side in args.sides)
     elif args.before and args.after:
         runs_before, runs_after = _runs(args.before), _runs(args.after)
     else:
-        raise CliError("give BEFORE and AFTER, or --before FILE... and --after FILE...")
+        raise CommandError("give BEFORE and AFTER, or --before FILE... and --after FILE...")
     before, after = runs_before.files, runs_after.files
     try:
         table = compare_timings(runs_before, runs_after, hosts=_hosts(args.host),
                                 ignore_query=CACHE_BUSTERS | {n.lower() for n in args.ignore_query},
                                 threshold=args.threshold, min_delta=args.min_delta, alpha=args.alpha)
     except ValueError as e:
-        raise CliError(str(e)) from None
+        raise CommandError(str(e)) from None
     lines = _compare_summary(table, before, after)
     print("\n".join(lines))
     if args.html:
@@ -463,7 +458,7 @@ def _compare(args: argparse.Namespace) -> int:
             with replacing(out) as file:
                 file.write(comparison_html(table, before, after).encode("utf-8"))
         except OSError as e:
-            raise CliError(f"cannot write {out}: {e.strerror or e}") from None
+            raise CommandError(f"cannot write {out}: {e.strerror or e}") from None
         print(f"wrote {out}")
     return WARNINGS if args.exit_code and table["regression"].any() else OK
 
@@ -521,12 +516,11 @@ class _StopSignals:
 
 def _capture(args: argparse.Namespace) -> int:
     from necto_nb import Session
-    from necto_nb.capture import ProxyError
 
     _format(args.output, HAR_SUFFIXES)
     out = Path(args.output)
     if not out.parent.is_dir():
-        raise CliError(f"cannot write {out}: the folder {out.parent} does not exist")
+        raise CommandError(f"cannot write {out}: the folder {out.parent} does not exist")
     session = Session(args.name)
     stop = _StopSignals()
     options: dict[str, Any] = {"port": args.port, "host": args.host, "ignore_hosts": args.ignore_hosts}
@@ -536,9 +530,9 @@ def _capture(args: argparse.Namespace) -> int:
         options["confdir"] = args.confdir
     try:
         proxy = session.capture(**options)
-    except (ProxyError, ValueError, RuntimeError) as e:
+    except Error:
         stop.restore()
-        raise CliError(str(e)) from None
+        raise
     try:
         for warning in proxy.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -551,7 +545,7 @@ def _capture(args: argparse.Namespace) -> int:
         try:
             session.to_har(out, redact=args.redact)
         except OSError as e:
-            raise CliError(f"cannot write {out}: {e.strerror or e}") from None
+            raise CommandError(f"cannot write {out}: {e.strerror or e}") from None
     for error in proxy.errors:
         print(f"warning: {error}", file=sys.stderr)
     print(f"wrote {_entries(len(session))} to {out}", flush=True)
@@ -564,9 +558,9 @@ def _demo(args: argparse.Namespace) -> int:
     stop = _StopSignals()
     try:
         site = serve(args.port, args.host, slow_ms=args.slow_ms)
-    except (OSError, ValueError) as e:
+    except (OSError, Error) as e:  # a busy port is the command's problem to report, too
         stop.restore()
-        raise CliError(str(e)) from None
+        raise CommandError(str(e)) from None
     with site:
         print(f"demo site at {site.url}/ (WebSocket echo at {site.ws_url}); Ctrl-C to stop", flush=True)
         stop.wait()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from necto_nb import frame
-from necto_nb.har.report import HarError
+from necto_nb.errors import ArgumentError, HarError
 from necto_nb.runs import read_group
 
 
@@ -50,7 +50,7 @@ def read_hars(pairs: Sequence[tuple[str, str]], *, files_per_partition: int = 64
     import dask.dataframe as dd
 
     if files_per_partition < 1:
-        raise ValueError(f"files_per_partition={files_per_partition}: at least 1")
+        raise ArgumentError(f"files_per_partition={files_per_partition}: at least 1")
     groups = [list(pairs[i:i + files_per_partition]) for i in range(0, len(pairs), files_per_partition)]
     pairs = list(pairs)
     return dd.from_map(read_partition, groups, args=(pairs,), meta=meta(pairs), label="read-hars",

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from necto_nb import frame
-from necto_nb.har.report import HarError, Issue, Report
+from necto_nb.errors import HarError, UnknownKeyError
+from necto_nb.har.report import Issue, Report
 
 if TYPE_CHECKING:
     from necto_nb.runs import Runs
@@ -122,7 +123,7 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
     if runs is not None:
         missing = sorted(set(runs) - set(meta["run"]))
         if missing:
-            raise KeyError(f"{folder}: no run {missing[0]!r}")
+            raise UnknownKeyError(f"{folder}: no run {missing[0]!r}")
         meta = meta.set_index("run").loc[runs].reset_index()
     if not len(meta):
         return Runs(frame.meta(runs=True), [])

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from necto_nb import frame
+from necto_nb.errors import ArgumentError, ArgumentTypeError, HarError, UnknownKeyError
 from necto_nb.har.entries import Entries
 from necto_nb.har.read import Rest, parse, paused_gc
-from necto_nb.har.report import HarError, Report
+from necto_nb.har.report import Report
 from necto_nb.session import Session
 
 HAR_SUFFIXES = (".har", ".har.gz", ".zhar")
@@ -63,11 +64,11 @@ def find_files(sources: Any) -> list[str]:
     within a glob or folder."""
     items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     if not items:
-        raise ValueError("read_hars: no sources given")
+        raise ArgumentError("read_hars: no sources given")
     found: list[str] = []
     for item in items:
         if not isinstance(item, (str, os.PathLike)):
-            raise TypeError(f"read_hars: a path, glob, folder or URL, not {type(item).__name__}")
+            raise ArgumentTypeError(f"read_hars: a path, glob, folder or URL, not {type(item).__name__}")
         text = os.fspath(item)
         if "://" in text and not text.startswith("file://"):
             found += _remote(text)
@@ -243,7 +244,7 @@ class Runs:
         names = list(names)
         missing = [n for n in names if n not in self._runs]
         if missing:
-            raise KeyError(f"no run {missing[0]!r} (runs: {_some(self.names)})")
+            raise UnknownKeyError(f"no run {missing[0]!r} (runs: {_some(self.names)})")
         positions = np.concatenate([np.arange(self._ends[n] - self._sizes[n], self._ends[n]) for n in names]
                                    ) if names else np.empty(0, np.int64)
         df = self.df.iloc[positions]
@@ -260,12 +261,12 @@ class Runs:
         if isinstance(condition, pd.Series):
             unknown = set(condition.index) - set(self._runs)
             if unknown:
-                raise KeyError(f"where: no run {sorted(map(str, unknown))[0]!r}")
+                raise UnknownKeyError(f"where: no run {sorted(map(str, unknown))[0]!r}")
             keep = condition.reindex(self.names).fillna(False).astype(bool).to_numpy()
         else:
             keep = np.asarray(list(condition), dtype=bool)
             if len(keep) != len(self):
-                raise ValueError(f"where: {len(keep)} booleans for {len(self)} runs")
+                raise ArgumentError(f"where: {len(keep)} booleans for {len(self)} runs")
         return self.select([n for n, k in zip(self.names, keep) if k])
 
     def head(self, n: int = 5) -> Runs:
@@ -278,7 +279,7 @@ class Runs:
         try:
             run = self._runs[name]
         except KeyError:
-            raise KeyError(f"no run {name!r} (runs: {_some(self.names)})") from None
+            raise UnknownKeyError(f"no run {name!r} (runs: {_some(self.names)})") from None
         end = self._ends[name]
         rows = self.df.iloc[end - self._sizes[name]:end].drop(columns=list(frame.RUN_COLUMNS))
         rows = rows.assign(**{c: rows[c].cat.remove_unused_categories()
@@ -336,7 +337,7 @@ def read_hars(sources: Any, *, engine: str = "pandas", progress: bool | None = N
 
         return read_dask(list(zip(names, files)), files_per_partition=files_per_partition)
     if engine != "pandas":
-        raise ValueError(f"engine={engine!r}: 'pandas' or 'dask'")
+        raise ArgumentError(f"engine={engine!r}: 'pandas' or 'dask'")
     pairs = list(zip(names, files))
     workers = workers or os.cpu_count() or 1
     if workers > 1 and len(files) > 1 and _size(files) >= PARALLEL_FROM:

@@ -17,7 +17,8 @@ from necto_nb.har import body, write
 from necto_nb.har.entries import Entries, decode
 from necto_nb.har.read import Rest, parse, paused_gc, repair_entry, valid_view
 from necto_nb.har.repair import Repairer
-from necto_nb.har.report import HarError, Report
+from necto_nb.errors import ArgumentError, HarError, RowError
+from necto_nb.har.report import Report
 
 if TYPE_CHECKING:
     from necto_nb.capture import Proxy
@@ -188,12 +189,12 @@ class Session:
         values = np.asarray(rows)
         if values.dtype == bool:
             if len(values) != len(self):
-                raise ValueError(f"a boolean mask of length {len(values)} for a session of {len(self)} entries")
+                raise ArgumentError(f"a boolean mask of length {len(values)} for a session of {len(self)} entries")
             return np.flatnonzero(values).tolist()
         positions = [int(i) for i in values]
         bad = [i for i in positions if not 0 <= i < len(self)]
         if bad:
-            raise IndexError(f"no entry {bad[0]} in a session of {len(self)} entries")
+            raise RowError(f"no entry {bad[0]} in a session of {len(self)} entries")
         return positions
 
     # -- observers ---------------------------------------------------------------------
@@ -308,7 +309,7 @@ def _repoint(raw: Any, renamed: dict[str, str]) -> Any:
 def concat(sessions: Sequence[Session], name: str | None = None) -> Session:
     """One Session with the entries and pages of all of `sessions`, in order."""
     if not sessions:
-        raise ValueError("concat needs at least one Session")
+        raise ArgumentError("concat needs at least one Session")
     first = sessions[0]
     combined = Session(name or " + ".join(s.name for s in sessions), log=dict(first.log))
     for session in sessions:

@@ -17,11 +17,10 @@ import email.utils
 import os
 import re
 import time
-from typing import Any
 
 import msgspec
 
-from necto_nb.har.report import HarError
+from necto_nb.errors import ArgumentError, HarError, UrlscanError
 from necto_nb.session import Session, read_har
 
 BASE_URL = "https://api.cloudflare.com/client/v4"
@@ -29,16 +28,6 @@ _ID = re.compile(r"^[A-Za-z0-9_-]+$")
 _LOOPBACK = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
 _top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _any = msgspec.json.Decoder()
-
-
-class UrlscanError(HarError):
-    """The URL Scanner did not give a HAR: `status` (None when no answer), `retry_after` (s, 429)."""
-
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 issues: Any = ()) -> None:
-        super().__init__(message, issues)
-        self.status = status
-        self.retry_after = retry_after
 
 
 def read_urlscan(account_id: str, scan_id: str, *, token: str | None = None, email: str | None = None,
@@ -55,12 +44,12 @@ def read_urlscan(account_id: str, scan_id: str, *, token: str | None = None, ema
     """
     for label, value in (("account_id", account_id), ("scan_id", scan_id)):
         if not isinstance(value, str) or not _ID.match(value):
-            raise ValueError(f"{label} must be letters, digits, '-' or '_' (as Cloudflare shows it), not {value!r}")
+            raise ArgumentError(f"{label} must be letters, digits, '-' or '_' (as Cloudflare shows it), not {value!r}")
     headers, secrets = _auth_headers(token, email, api_key)
     base = base_url.rstrip("/")
     # The credentials travel with the request: only over TLS, or to this machine for tests.
     if not (base.startswith("https://") or _LOOPBACK.match(base + "/")):
-        raise ValueError(f"base_url must be https:// (plain http only on loopback), not {base_url!r}")
+        raise ArgumentError(f"base_url must be https:// (plain http only on loopback), not {base_url!r}")
     url = f"{base}/accounts/{account_id}/urlscanner/v2/har/{scan_id}"
     where = f"URL Scanner scan {scan_id} (account {account_id})"
     body, status, retry_after, failure = _get(url, headers, timeout)
@@ -85,14 +74,14 @@ def _auth_headers(token: str | None, email: str | None, api_key: str | None) -> 
             email = os.environ.get("CLOUDFLARE_EMAIL") or None
             api_key = os.environ.get("CLOUDFLARE_API_KEY") or None
     if token is not None and (email is not None or api_key is not None):
-        raise ValueError("give either token, or email with api_key, not both")
+        raise ArgumentError("give either token, or email with api_key, not both")
     if token is not None:
         if not isinstance(token, str) or not token.strip():
-            raise ValueError("token must be a non-empty string")
+            raise ArgumentError("token must be a non-empty string")
         return {"Authorization": f"Bearer {token.strip()}"}, [token.strip()]
     if isinstance(email, str) and isinstance(api_key, str) and email.strip() and api_key.strip():
         return {"X-Auth-Email": email.strip(), "X-Auth-Key": api_key.strip()}, [email.strip(), api_key.strip()]
-    raise ValueError(
+    raise ArgumentError(
         "read_urlscan needs credentials: token=... (an API token with URL Scanner Read), or email=... "
         "with api_key=... (the global API key), or CLOUDFLARE_API_TOKEN in the environment"
     )

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from necto_nb.analysis.on_dask import per_request
+from necto_nb.errors import ArgumentError, ArgumentTypeError
 from necto_nb.frame import PHASES
 from necto_nb.match import CACHE_BUSTERS, STAGES, Catalogue, IgnoreQuery, Rule
 from necto_nb.runs import Runs
@@ -98,7 +99,7 @@ def compare_timings(
     requests, about 10 have p < 0.05 by chance alone. See `TimingComparison` for the columns.
     """
     if threshold < 0 or min_delta < 0 or not 0 < alpha <= 1:
-        raise ValueError(f"threshold={threshold}, min_delta={min_delta}, alpha={alpha}: "
+        raise ArgumentError(f"threshold={threshold}, min_delta={min_delta}, alpha={alpha}: "
                          "thresholds must be >= 0 and alpha in (0, 1]")
     sides = {side: _runs(value, side) for side, value in zip(_SIDES, (baseline, candidate))}
     several = any(len(runs) > 1 for runs in sides.values())
@@ -165,11 +166,11 @@ def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
     value = per_request(value)  # a Dask DataFrame: the per-request table its workers reduce it to
     if isinstance(value, Runs):  # each run's rows with its own pages
         if not len(value):
-            raise ValueError(f"{side}: no runs given")
+            raise ArgumentError(f"{side}: no runs given")
         return value.split()
     items = [value] if hasattr(value, "df") or isinstance(value, pd.DataFrame) else list(value)
     if not items:
-        raise ValueError(f"{side}: no runs given")
+        raise ArgumentError(f"{side}: no runs given")
     runs = []
     for i, item in enumerate(items):
         if isinstance(item, pd.DataFrame):
@@ -177,10 +178,10 @@ def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
         elif hasattr(item, "df"):
             frame, pages = item.df, list(item.pages)
         else:
-            raise TypeError(f"{side}[{i}]: a Session or a traffic frame, not {type(item).__name__}")
+            raise ArgumentTypeError(f"{side}[{i}]: a Session or a traffic frame, not {type(item).__name__}")
         missing = {"method", "url", "started", "status", *METRICS} - set(frame.columns)
         if missing:
-            raise ValueError(f"{side}[{i}]: not a traffic frame (no {', '.join(sorted(missing))} column)")
+            raise ArgumentError(f"{side}[{i}]: not a traffic frame (no {', '.join(sorted(missing))} column)")
         runs += [(part, pages) for part in runs_of(frame)]
     return runs
 

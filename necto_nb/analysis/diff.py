@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pandas as pd
 
-from necto_nb.har.report import HarError
+from necto_nb.errors import ArgumentError, HarError
 from necto_nb.match import CACHE_BUSTERS, STAGES, IgnoreQuery, Rule, match_requests
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ def _path_filter(patterns: Iterable[str]) -> re.Pattern | None:
     parts = []
     for pattern in patterns:
         if not pattern.startswith("$"):
-            raise ValueError(f"ignore_paths: {pattern!r} is not a JSON path "
+            raise ArgumentError(f"ignore_paths: {pattern!r} is not a JSON path "
                              "(they start with '$', e.g. '$.items[*].id')")
         parts.append(re.escape(pattern).replace(r"\*", r"[^.\[\]]+"))
     return re.compile(f"(?:{'|'.join(parts)})(?:[.\\[].*)?", re.S) if parts else None

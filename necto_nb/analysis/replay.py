@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from necto_nb.analysis import replay_websocket
+from necto_nb.errors import ArgumentError
 
 if TYPE_CHECKING:
     from necto_nb.session import Session
@@ -84,7 +85,7 @@ def rebase(url: str, base_url: str | None) -> str:
         return url
     base, parts = urlsplit(base_url), urlsplit(url)
     if base.scheme not in _SCHEMES or not base.netloc:
-        raise ValueError(f"base_url={base_url!r}: give a scheme and a host, e.g. 'http://127.0.0.1:8000'")
+        raise ArgumentError(f"base_url={base_url!r}: give a scheme and a host, e.g. 'http://127.0.0.1:8000'")
     scheme = {"http": "ws", "https": "wss"}[base.scheme] if parts.scheme.lower() in ("ws", "wss") else base.scheme
     return urlunsplit((scheme, base.netloc, base.path.rstrip("/") + (parts.path or "/"), parts.query, ""))
 

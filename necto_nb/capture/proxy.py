@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from necto_nb.capture.origin import Origin
 from necto_nb.capture.recorder import Recorder
+from necto_nb.errors import ArgumentError, ArgumentTypeError, CaptureRunningError, ProxyError
 from necto_nb.rules.engine import RuleEngine, RuleList
 
 if TYPE_CHECKING:
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
 #: mitmproxy keeps its options in a process-wide context (`mitmproxy.ctx`): one proxy at a time.
 _lock = threading.Lock()
 _running: Proxy | None = None
-
-
-class ProxyError(OSError):
-    """The proxy could not listen (busy port, bad address) or could not start."""
 
 
 def _host_is_loopback(host: str) -> bool:
@@ -57,16 +54,16 @@ def _size(value: int | str | None, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError(f"{name} must be a number of bytes or a size like '10m', not {value!r}")
+        raise ArgumentTypeError(f"{name} must be a number of bytes or a size like '10m', not {value!r}")
     if isinstance(value, str):
         from mitmproxy.utils.human import parse_size
 
         try:
             value = parse_size(value)
         except ValueError:
-            raise ValueError(f"{name}={value!r} is not a size: use bytes or k/m/g, e.g. '10m'") from None
+            raise ArgumentError(f"{name}={value!r} is not a size: use bytes or k/m/g, e.g. '10m'") from None
     if value is None or value < 0:
-        raise ValueError(f"{name} must be 0 or more bytes, not {value!r}")
+        raise ArgumentError(f"{name} must be 0 or more bytes, not {value!r}")
     return value
 
 
@@ -300,7 +297,7 @@ class Proxy:
             self._teardown()
             error = self._start_error
             if isinstance(error, ValueError):
-                raise ValueError(f"bad capture option: {error}") from None
+                raise ArgumentError(f"bad capture option: {error}") from None
             if isinstance(error, OSError):
                 raise ProxyError(error.errno, f"cannot listen on {self.host}:{self.port}: "
                                  f"{_reason(error)}") from error
@@ -460,20 +457,21 @@ def start(
     `nn.rules` to start with (`proxy.rules` is the live list). Binds 127.0.0.1 unless
     `host` says otherwise.
 
-    Raises ProxyError naming host and port when it cannot listen, ValueError for a bad
-    option, RuntimeError when another capture is running in this process.
+    Raises ProxyError naming host and port when it cannot listen, ArgumentError (a
+    ValueError) for a bad option, CaptureRunningError (a RuntimeError) when another capture
+    is running in this process.
     """
     global _running
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an integer from 0 to 65535, not {port!r}")
+        raise ArgumentError(f"port must be an integer from 0 to 65535, not {port!r}")
     if not isinstance(host, str) or not host:
-        raise ValueError(f"host must be an address such as '127.0.0.1', not {host!r}")
+        raise ArgumentError(f"host must be an address such as '127.0.0.1', not {host!r}")
     ignore = [ignore_hosts] if isinstance(ignore_hosts, str) else list(ignore_hosts)
     for pattern in ignore:
         try:
             re.compile(pattern)
         except (re.error, TypeError) as e:
-            raise ValueError(f"ignore_hosts pattern {pattern!r} is not a regular expression: {e}") from None
+            raise ArgumentError(f"ignore_hosts pattern {pattern!r} is not a regular expression: {e}") from None
     cap = _size(max_body, "max_body")
     rule_list = RuleList(rules)
     folder = Path(confdir if confdir is not None else "~/.mitmproxy").expanduser()
@@ -511,7 +509,7 @@ def start(
     with _lock:
         if _running is not None:
             recorder.close()
-            raise RuntimeError(
+            raise CaptureRunningError(
                 f"a capture is already running at {_running.url} into {_running.session.name!r}: "
                 "stop it first (mitmproxy keeps its options process-wide, so one proxy per process)"
             )

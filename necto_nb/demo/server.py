@@ -23,7 +23,8 @@ import tornado.websocket
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from . import assets
+from necto_nb.demo import assets
+from necto_nb.errors import ArgumentError
 
 MAX_DELAY_MS = 60_000
 MAX_ITEMS = 1000
@@ -180,7 +181,7 @@ def application(site: DemoServer) -> tornado.web.Application:
 
 def _delay(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DELAY_MS:
-        raise ValueError(f"{what} must be a whole number of milliseconds from 0 to {MAX_DELAY_MS}, not {value!r}")
+        raise ArgumentError(f"{what} must be a whole number of milliseconds from 0 to {MAX_DELAY_MS}, not {value!r}")
     return value
 
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 from pathlib import Path
 
-from necto_nb.har.report import HarError
+from necto_nb.errors import HarError
 
 
 def _decode(text: str, encoding: str | None, where: str) -> bytes:

@@ -29,7 +29,8 @@ from necto_nb.har import model
 from necto_nb.har.body import side_file
 from necto_nb.har.entries import Entries
 from necto_nb.har.repair import Repairer, check_base64, is_date
-from necto_nb.har.report import HarError, Report
+from necto_nb.errors import HarError
+from necto_nb.har.report import Report
 from necto_nb.har.source import load
 
 _BOM = b"\xef\xbb\xbf"

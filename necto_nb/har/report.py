@@ -112,19 +112,3 @@ class Report:
             f"<th>action</th><th>count</th></tr></thead><tbody>{rows}</tbody></table>"
         )
 
-
-class HarError(ValueError):
-    """A HAR that cannot be read (or, with strict=True, one that needed repairs)."""
-
-    def __init__(self, message: str, issues: Iterable[Issue] = ()) -> None:
-        self.issues = list(issues)
-        super().__init__(message)
-
-    @classmethod
-    def from_issues(cls, issues: Iterable[Issue], source: str = "") -> HarError:
-        issues = list(issues)
-        worst = sorted(issues, key=lambda i: _ORDER[i.severity])
-        head = "; ".join(f"{i.path}: {i.message}" for i in worst[:3])
-        more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
-        where = f"{source}: " if source else ""
-        return cls(f"{where}{head}{more}", issues)

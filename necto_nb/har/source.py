@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, Union
 
 import msgspec
 
-from necto_nb.har.report import HarError
+from necto_nb.errors import HarError
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, dict]
 

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from necto_nb.errors import ArgumentError
 from necto_nb.har.entries import Entries
 from necto_nb.har.read import PROGRESS_FROM
 from necto_nb.har.redact import Redactor
@@ -38,7 +39,7 @@ class Document:
         """The HAR as pieces to write one after another: entries go out as the bytes they
         are held as, never joined into one copy of the file."""
         if bodies not in BODIES:
-            raise ValueError(f"bodies must be one of {', '.join(BODIES)}, not {bodies!r}")
+            raise ArgumentError(f"bodies must be one of {', '.join(BODIES)}, not {bodies!r}")
         redactor = Redactor() if redact is True else (redact or None)
         log = dict(self.log)
         pages = self.pages

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from necto_nb.errors import ArgumentError
 from necto_nb.frame import PHASES as COLUMNS
 from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, escape_all, wrap
 from necto_nb.runs import Runs
@@ -72,7 +73,7 @@ def waterfall(
     one = hasattr(sessions, "df") and not isinstance(sessions, Runs)  # Runs: a Session per run
     group = [sessions] if one else list(sessions)
     if not group:
-        raise ValueError("waterfall() needs at least one session")
+        raise ArgumentError("waterfall() needs at least one session")
     if rows is None:
         picks = [None] * len(group)
     elif one:
@@ -80,7 +81,7 @@ def waterfall(
     else:
         picks = list(rows)
         if len(picks) != len(group):
-            raise ValueError(f"rows: {len(picks)} selections for {len(group)} sessions; "
+            raise ArgumentError(f"rows: {len(picks)} selections for {len(group)} sessions; "
                              "give one per session (None for all of it)")
     panels = [_place(s, page, r) for s, r in zip(group, picks)]
     if align is not False and len(panels) > 1:
@@ -319,12 +320,12 @@ def _page(session: Session, page: str | int) -> dict:
     if isinstance(page, int) and not isinstance(page, bool):
         if -len(pages) <= page < len(pages):
             return pages[page]
-        raise ValueError(f"page={page}: session {session.name!r} has {len(pages)} pages")
+        raise ArgumentError(f"page={page}: session {session.name!r} has {len(pages)} pages")
     for p in pages:
         if p.get("id") == page:
             return p
     known = ", ".join(repr(p.get("id")) for p in pages[:10]) or "none"
-    raise ValueError(f"page={page!r} is not a page id of session {session.name!r} (its pages: {known})")
+    raise ArgumentError(f"page={page!r} is not a page id of session {session.name!r} (its pages: {known})")
 
 
 def _place(session: Session, page: str | int | None, rows: Any) -> _Panel:

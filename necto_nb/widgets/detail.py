@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from necto_nb.har.report import HarError
+from necto_nb.errors import HarError
 from necto_nb.widgets.table import human_ms, human_size
 
 if TYPE_CHECKING:

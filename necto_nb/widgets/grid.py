@@ -28,7 +28,8 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from necto_nb.har.report import HarError, Report
+from necto_nb.errors import HarError
+from necto_nb.har.report import Report
 from necto_nb.widgets import detail, view
 from necto_nb.widgets.table import TrafficTable
 from necto_nb.widgets.toolbar import Toolbar

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from necto_nb.errors import ArgumentError
 #: status filter -> (low, high) range of status codes; "failed" is status 0 (no response)
 STATUS_CLASSES: dict[str, tuple[int, int]] = {
     "1xx": (100, 199), "2xx": (200, 299), "3xx": (300, 399), "4xx": (400, 499), "5xx": (500, 599),
@@ -47,7 +48,7 @@ class Filter:
             keep &= in_url | is_method
         if self.status != ALL:
             if self.status not in STATUS_CLASSES:
-                raise ValueError(f"unknown status class {self.status!r}: use one of {', '.join(STATUS_CLASSES)}")
+                raise ArgumentError(f"unknown status class {self.status!r}: use one of {', '.join(STATUS_CLASSES)}")
             low, high = STATUS_CLASSES[self.status]
             status = df["status"].fillna(0).to_numpy("int64")
             keep &= (status >= low) & (status <= high)
@@ -61,7 +62,7 @@ class Filter:
 def order(df: pd.DataFrame, rows: Filter, key: str = "#", ascending: bool = True) -> np.ndarray:
     """Entry labels of the rows `rows` keeps, sorted by `key` (missing values last, ties by #)."""
     if key not in SORT_KEYS:
-        raise ValueError(f"cannot sort by {key!r}: use one of {', '.join(SORT_KEYS)}")
+        raise ArgumentError(f"cannot sort by {key!r}: use one of {', '.join(SORT_KEYS)}")
     kept = df[rows.mask(df)] if len(df) else df
     column = SORT_KEYS[key]
     if column is None:

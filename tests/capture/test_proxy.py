@@ -157,7 +157,7 @@ def test_bad_address_raises_naming_it(session, confdir, host, reason):
 ])
 def test_bad_options_are_clear_errors_and_leave_nothing_running(session, confdir, kw, message):
     threads = set(threading.enumerate())
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(nn.ArgumentError, match=message):
         session.capture(**{"port": 0, "confdir": confdir, **kw})
     assert [t for t in threading.enumerate() if t not in threads and t.is_alive()] == []
     with session.capture(port=0, confdir=confdir):  # and the next start works
@@ -165,7 +165,7 @@ def test_bad_options_are_clear_errors_and_leave_nothing_running(session, confdir
 
 
 def test_one_capture_per_process(proxy, confdir):
-    with pytest.raises(RuntimeError, match=f"already running at {re.escape(proxy.url)}"):
+    with pytest.raises(nn.CaptureRunningError, match=f"already running at {re.escape(proxy.url)}"):
         nn.Session("second").capture(port=0, confdir=confdir)
     assert proxy.state == "running"
 

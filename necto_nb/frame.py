@@ -17,6 +17,7 @@ from msgspec.structs import astuple
 import numpy as np
 import pandas as pd
 
+from necto_nb.har.conventions import NO_RESPONSE, PHASES
 from necto_nb.har.model import FrameEntry
 
 #: column -> (dtype, meaning). The order here is the frame's column order.
@@ -54,7 +55,6 @@ RUN_COLUMNS: dict[str, tuple[str, str]] = {
     "file": ("category", "the file's path or URL"),
 }
 
-PHASES = ["blocked", "dns", "connect", "ssl", "send", "wait", "receive"]
 
 _URL = re.compile(r"^(?:([A-Za-z][A-Za-z0-9+.\-]*):)?(?://([^/?#]*))?(.*)$", re.S)
 # An HTTP version as tools write it: HTTP/1.1, http/2.0, h2, h3, 1.1, "2 2" (WebPageTest).
@@ -221,7 +221,7 @@ class Builder:
                   for name in ("status", "request_size", "response_size", "headers_size", "body_size", "time", *PHASES)}
         status = number["status"]
         errors = np.asarray(plain["error"], dtype=object)
-        errors[(status == 0) & pd.isna(errors)] = "no response"
+        errors[(status == 0) & pd.isna(errors)] = NO_RESPONSE
         declared_transfer = _number(plain["declared_transfer"])
         headers, body = number["headers_size"], number["body_size"]
         wire = np.where((headers >= 0) & (body >= 0), headers + body, np.nan)

@@ -38,6 +38,8 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 
+from necto_nb.har.conventions import DEFAULT_PORTS
+
 if TYPE_CHECKING:
     from necto_nb.session import Session
 
@@ -52,7 +54,6 @@ STAGES: tuple[str, ...] = ("exact", "query", "template", "host", "order")
 COLUMNS = ["entry_a", "entry_b", "change", "matched_by", "method", "url_a", "url_b", "key", "occurrence"]
 
 IgnoreQuery = bool | Iterable[str]
-_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 # scheme://host[:port]/path with a plain host name (no user, no IPv6, no odd characters).
 _SIMPLE_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[^#?\\]*)?")
 
@@ -319,8 +320,8 @@ def _origin_and_path(head: str) -> tuple[str, str, str, str, str]:
         # scheme://host[:port]/path, most URLs: no need for urlsplit's generality
         scheme, host, port_text, path = fast.groups()
         scheme, host = scheme.lower(), host.lower()
-        number = str(int(port_text[1:])) if port_text else ""
-        shown_port = f":{number}" if number and number != _DEFAULT_PORTS.get(scheme) else ""
+        number = int(port_text[1:]) if port_text else None
+        shown_port = f":{number}" if number is not None and number != DEFAULT_PORTS.get(scheme) else ""
         return f"{scheme}://{host}{shown_port}", scheme, host, shown_port, path or "/"
     try:
         parts = urlsplit(head)
@@ -330,7 +331,7 @@ def _origin_and_path(head: str) -> tuple[str, str, str, str, str]:
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     netloc = f"[{host}]" if ":" in host else host
-    shown_port = f":{port}" if port is not None and str(port) != _DEFAULT_PORTS.get(scheme) else ""
+    shown_port = f":{port}" if port is not None and port != DEFAULT_PORTS.get(scheme) else ""
     netloc += shown_port
     if parts.username is not None:
         netloc = f"{parts.username}@{netloc}"

@@ -23,6 +23,7 @@ import httpx
 
 from necto_nb.analysis import replay_websocket
 from necto_nb.errors import ArgumentError
+from necto_nb.har.conventions import no_response, total_time
 
 if TYPE_CHECKING:
     from necto_nb.session import Session
@@ -196,7 +197,7 @@ class _Clock:
 
     def total(self) -> float:
         t = self.timings()
-        return round(sum(v for k, v in t.items() if k != "ssl" and v > 0), 3)
+        return round(total_time(t), 3)
 
 
 def _name_values(pairs) -> list[dict]:
@@ -275,8 +276,6 @@ def _failed(method: str, url: str, headers: list, recorded: dict, error: str) ->
         request["postData"] = recorded["postData"]
     return {
         "request": request,
-        "response": {"status": 0, "statusText": "", "httpVersion": "", "cookies": [], "headers": [],
-                     "content": {"size": 0, "mimeType": "x-unknown"}, "redirectURL": "", "headersSize": -1,
-                     "bodySize": -1, "_error": error},
+        "response": no_response(error),
         "cache": {},
     }

@@ -28,13 +28,13 @@ from mitmproxy import http
 from mitmproxy.net import encoding
 from mitmproxy.net.http import cookies
 
+from necto_nb.har.conventions import BARE_PERCENT, DEFAULT_PORTS, NO_RESPONSE, no_response, total_time
+
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 #: what mitmproxy answers a client whose response failed before it was sent on
 PROXY_ERROR_STATUS = 502
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # RFC 3986 path and query characters (what HAR readers accept unescaped); the rest is %-encoded.
 _URI_SAFE = "!$&'()*+,;=:@/?%"
-_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PLAIN_PATH = re.compile(rb"^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$")
 
 
@@ -138,7 +138,7 @@ def url_of(request: http.Request, websocket: bool = False) -> str:
     host = request.host
     if ":" in host:
         host = f"[{host}]"
-    if request.port != _DEFAULT_PORTS.get(scheme):
+    if request.port != DEFAULT_PORTS.get(scheme):
         host = f"{host}:{request.port}"
     if request.method == "CONNECT":
         return f"https://{host}/"
@@ -148,7 +148,7 @@ def url_of(request: http.Request, websocket: bool = False) -> str:
     if _PLAIN_PATH.match(raw) and b"%" not in raw:
         path = raw.decode("ascii")
     else:
-        path = _STRAY_PERCENT.sub("%25", quote(raw, safe=_URI_SAFE))
+        path = BARE_PERCENT.sub("%25", quote(raw, safe=_URI_SAFE))
     return f"{scheme}://{host}{path}"
 
 
@@ -363,15 +363,6 @@ def _put_body(target: dict[str, Any], data: bytes, max_body: int | None) -> tupl
     return text, enc, truncated
 
 
-def _failed_response(error: str | None) -> dict[str, Any]:
-    return {
-        "status": 0, "statusText": "", "httpVersion": "", "cookies": [], "headers": [],
-        "content": {"size": 0, "mimeType": ""}, "redirectURL": "",
-        "headersSize": -1, "bodySize": -1, "_transferSize": 0,
-        "_error": error or "no response",
-    }
-
-
 def flow_to_entry(flow: http.HTTPFlow, *, opened_connection: bool, max_body: int | None = None,
                   partial_body: bytes | None = None) -> dict[str, Any]:
     """The HAR 1.2 entry for a finished (or failed) HTTP or WebSocket flow.
@@ -430,11 +421,11 @@ def flow_to_entry(flow: http.HTTPFlow, *, opened_connection: bool, max_body: int
         if error:
             response["_error"] = error
     else:
-        response = _failed_response(error)
+        response = {**no_response(error or NO_RESPONSE), "_transferSize": 0}
 
     entry: dict[str, Any] = {
         "startedDateTime": iso(start),
-        "time": sum(v for k, v in phases.items() if k != "ssl" and v > 0),
+        "time": total_time(phases),
         "request": request,
         "response": response,
         "cache": {},

@@ -27,6 +27,7 @@ from mitmproxy import http
 from mitmproxy.flow import Error
 
 from necto_nb.capture.convert import flow_to_entry, iso
+from necto_nb.har.conventions import no_response
 from necto_nb.rules.base import ENTRY_FIELDS
 
 if TYPE_CHECKING:
@@ -299,11 +300,7 @@ def _fallback_entry(flow: http.HTTPFlow, message: str) -> dict[str, Any]:
             "method": req.method, "url": req.pretty_url, "httpVersion": req.http_version,
             "cookies": [], "headers": [], "queryString": [], "headersSize": -1, "bodySize": -1,
         },
-        "response": {
-            "status": flow.response.status_code if flow.response else 0, "statusText": "",
-            "httpVersion": "", "cookies": [], "headers": [], "content": {"size": 0, "mimeType": ""},
-            "redirectURL": "", "headersSize": -1, "bodySize": -1, "_error": message,
-        },
+        "response": {**no_response(message), "status": flow.response.status_code if flow.response else 0},
         "cache": {},
         "timings": {"send": 0, "wait": 0, "receive": 0},
         "_error": message,

@@ -19,13 +19,15 @@ from typing import Annotated, Any
 
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
 
+from necto_nb.har.conventions import BARE_PERCENT
+
 # RFC 3986 characters only; brackets only around an IP literal host. Written with single
 # character classes and an atomic group: a group repeated per character made `re` keep
 # state per character (3 MB of URL took 750 MB), and overlapping parts backtracked in
 # quartic time (a 2,000-character authority took minutes). `%` is checked once, up front.
 _UNRESERVED = r"A-Za-z0-9\-._~!$&'()*+,;="
 URI = (
-    r"^(?!.*%(?![0-9A-Fa-f]{2}))[A-Za-z][A-Za-z0-9+.\-]*:"
+    rf"^(?!.*{BARE_PERCENT.pattern})[A-Za-z][A-Za-z0-9+.\-]*:"
     rf"(?://(?>[{_UNRESERVED}:%]*@?)(?:\[[0-9A-Fa-f:.vV]+\])?)?"
     rf"[{_UNRESERVED}:@/?#%]*\Z"
 )
@@ -129,10 +131,6 @@ class Timings(Struct, gc=False):
     connect: Phase = -1
     ssl: Phase = -1
     comment: str = ""
-
-
-#: The timing phases, in milliseconds (-1: does not apply).
-PHASES = tuple(name for name in Timings.__struct_fields__ if name != "comment")
 
 
 class FrameRequest(Struct, gc=False):

@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import quote
 
 from necto_nb.har import model, schema
+from necto_nb.har.conventions import BARE_PERCENT, no_response, total_time
 from necto_nb.har.schema import Field
 from necto_nb.har.report import Report
 
 _DATE_TIME = re.compile(model.DATE_TIME)
-_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*:)(//[^/?#]*)?(.*)$", re.S)
 _SAFE_AUTHORITY = "!$&'()*+,;=:@[]%-._~"
 _SAFE_REST = "!$&'()*+,;=:@/?#%-._~"
@@ -73,8 +73,8 @@ def quote_uri(url: str) -> str:
     if not match:
         return url
     scheme, authority, rest = match.groups()
-    authority = quote(_BARE_PERCENT.sub("%25", authority or ""), safe=_SAFE_AUTHORITY + "/")
-    return scheme + authority + quote(_BARE_PERCENT.sub("%25", rest), safe=_SAFE_REST)
+    authority = quote(BARE_PERCENT.sub("%25", authority or ""), safe=_SAFE_AUTHORITY + "/")
+    return scheme + authority + quote(BARE_PERCENT.sub("%25", rest), safe=_SAFE_REST)
 
 
 class _Unfixable(Exception):
@@ -91,7 +91,6 @@ _PAIRS = {"cookie", "header", "query", "param"}
 #: A cache state without these says nothing true: no value is made up for them.
 _NO_DEFAULT = {(state, key) for state in ("beforeRequest", "afterRequest") for key in ("lastAccess", "eTag", "hitCount")}
 _BY_TYPE = {STRING: "", INTEGER: -1, NUMBER: -1, ARRAY: [], OBJECT: {}}
-NO_RESPONSE = {"status": 0, "statusText": "", "_error": "no response recorded"}
 
 
 class Repairer:
@@ -301,9 +300,10 @@ class Repairer:
             case "entry", "startedDateTime":
                 return self.imported_at
             case "entry", "time":
-                return total_time(obj.get("timings"))
+                timings = obj.get("timings")
+                return round(total_time(timings), 3) if isinstance(timings, dict) else 0
             case "entry", "response":
-                return dict(NO_RESPONSE)
+                return no_response("no response recorded")
             case "response", "status":
                 return 0
             case "response", "redirectURL":
@@ -325,14 +325,6 @@ def _free_name(obj: dict, key: str) -> str:
     while aside in obj:
         aside = f"_{aside}"
     return aside
-
-
-def total_time(timings: Any) -> float:
-    """An entry's time: the sum of its phases that took time, `ssl` aside (it is in `connect`)."""
-    if not isinstance(timings, dict):
-        return 0
-    return round(sum(v for k, v in timings.items() if k in model.PHASES
-                     and k != "ssl" and _is(v, NUMBER) and v > 0), 3)
 
 
 @cache

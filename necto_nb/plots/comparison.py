@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, PHASES, escape
+from necto_nb.har.conventions import PHASES
+from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape
 
 
 def comparison_figure(table: pd.DataFrame, *, top: int = 30) -> go.Figure:

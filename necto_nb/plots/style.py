@@ -12,7 +12,6 @@ import numpy as np
 
 #: Drawn phases in drawing order. HAR's `connect` includes `ssl`, so a waterfall draws
 #: `connect` without `ssl` ("connect") and `ssl` beside it, never the ssl time twice.
-PHASES = ["blocked", "dns", "connect", "ssl", "send", "wait", "receive"]
 
 PHASE_COLORS: dict[str, str] = {
     "blocked": "#999999",  # grey: queued in the client, not the network

@@ -20,7 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from necto_nb.errors import ArgumentError
-from necto_nb.frame import PHASES as COLUMNS
+from necto_nb.har.conventions import NO_RESPONSE
+from necto_nb.har.conventions import PHASES as COLUMNS
 from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, escape_all, wrap
 from necto_nb.runs import Runs
 
@@ -209,12 +210,12 @@ class _Panel:
         numbers = np.column_stack([f[c].to_numpy("float64", na_value=np.nan) for c in _NUMBERS]) \
             if len(f) else np.empty((0, len(_NUMBERS)))
         status = f["status"].fillna(0).astype("int64").tolist()
-        answers = ["no response" if not code else f"{code} {reason}".rstrip()
+        answers = [NO_RESPONSE if not code else f"{code} {reason}".rstrip()
                    for code, reason in zip(status, escape_all(f["status_text"].fillna("").tolist()))]
         urls = [(u.replace("&", "&amp;") if "<" not in u and ">" not in u else escape(u)) if len(u) <= 100
                 else wrap(u) for u in f["url"].fillna("").tolist()]  # most URLs have an & and nothing else
-        errors = ["" if not isinstance(e, str) or e == "no response" else "<br>error: " + escape(e, 200)
-                  for e in f["error"].tolist()]  # "no response" is what status 0 already says
+        errors = ["" if not isinstance(e, str) or e == NO_RESPONSE else "<br>error: " + escape(e, 200)
+                  for e in f["error"].tolist()]  # NO_RESPONSE is what status 0 already says
         texts = np.asarray([f"<b>{m}</b> {u}<br>status {a}{e}" for m, u, a, e in
                             zip(escape_all(f["method"].astype(str).tolist()), urls, answers, errors)], dtype=str)
         missing = np.isnan(numbers) @ (1 << np.arange(len(_NUMBERS)))

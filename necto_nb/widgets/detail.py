@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from necto_nb.errors import HarError
+from necto_nb.har.conventions import PHASES, SEQUENTIAL_PHASES
 from necto_nb.widgets.table import human_ms, human_size
 
 if TYPE_CHECKING:
@@ -108,10 +109,10 @@ def timing_html(timings: dict, total: Any) -> str:
     HAR counts `ssl` inside `connect`, so the bar for ssl sits at the end of connect and the
     phases after connect start where connect ends.
     """
-    phases = {p: _ms(timings.get(p)) for p in ("blocked", "dns", "connect", "ssl", "send", "wait", "receive")}
+    phases = {p: _ms(timings.get(p)) for p in PHASES}
     end = 0.0
     starts: dict[str, float] = {}
-    for phase in ("blocked", "dns", "connect", "send", "wait", "receive"):
+    for phase in SEQUENTIAL_PHASES:
         starts[phase] = end
         end += 0.0 if math.isnan(phases[phase]) else phases[phase]
     if not math.isnan(phases["ssl"]) and not math.isnan(phases["connect"]):

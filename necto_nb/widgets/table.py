@@ -28,6 +28,7 @@ import pandas as pd
 import traitlets
 
 from necto_nb import frame
+from necto_nb.har.conventions import NO_RESPONSE
 
 #: (key, label, CSS grid width, alignment) of every column, in order
 COLUMNS: list[tuple[str, str, str, str]] = [  # widths never depend on content: rows must align
@@ -195,7 +196,7 @@ class TrafficTable(anywidget.AnyWidget):
                 "cls": f"s{status // 100}" if 100 <= status < 600 else "s0",
                 "cells": [str(label), _text(r.method), str(status) if status else "(failed)", _text(r.host),
                           _text(r.path), _text(r.resource_type), human_size(size), human_ms(total), ""],
-                "tips": ["", "", _text(r.status_text) or _text(r.error) if status else _text(r.error) or "no response",
+                "tips": ["", "", _text(r.status_text) or _text(r.error) if status else _text(r.error) or NO_RESPONSE,
                          "", _text(r.url), _text(r.mime_type), "", "",
                          f"wait {human_ms(wait)}, receive {human_ms(receive)}" if not math.isnan(total) else ""],
                 "bar": [round(min(max(v, 0.0), 100.0), 3) for v in bar],

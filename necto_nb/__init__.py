@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 from necto_nb import frame
@@ -23,6 +25,13 @@ from necto_nb.parquet import read_parquet
 from necto_nb.runs import Runs, read_hars
 from necto_nb.session import Session, concat, read_har
 from necto_nb.urlscan import read_urlscan
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors; nothing imported at run time
+    from necto_nb import demo
+    from necto_nb.analysis import compare_timings, diff, replay
+    from necto_nb.capture import Proxy
+    from necto_nb.plots import waterfall
+    from necto_nb.widgets import TrafficGrid
 
 __all__ = [
     "CACHE_BUSTERS",
@@ -72,7 +81,7 @@ _LAZY_NAMES = {"TrafficGrid": "necto_nb.widgets", "waterfall": "necto_nb.plots",
                "load_ipython_extension": "necto_nb.capture.magic"}  # %load_ext necto_nb
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
@@ -82,3 +91,8 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'necto_nb' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """What is here and what loads on first use, so dir() and tab completion show the whole API."""
+    return sorted({*globals(), *_LAZY, *_LAZY_NAMES})

@@ -1,0 +1,31 @@
+"""The package's face: every public name visible to dir() and tab completion, the import light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import necto_nb as nn
+
+HEAVY = ["mitmproxy", "plotly", "anywidget", "ipywidgets", "scipy", "httpx", "tornado", "necto_nb.capture",
+         "necto_nb.plots", "necto_nb.analysis", "necto_nb.widgets", "necto_nb.demo"]
+
+
+def test_dir_lists_every_public_name_lazy_ones_included():
+    names = dir(nn)
+    assert set(nn.__all__) <= set(names)
+    for lazy in ("waterfall", "compare_timings", "diff", "replay", "TrafficGrid", "Proxy", "demo"):
+        assert lazy in names and lazy in nn.__all__
+    assert names == sorted(names)
+
+
+def test_every_name_in_all_resolves():
+    for name in nn.__all__:
+        assert getattr(nn, name) is not None, name
+
+
+def test_import_and_dir_stay_light():
+    # dir() is what a notebook's tab completion calls: it must not import what it lists.
+    code = f"import sys, necto_nb; dir(necto_nb); print([m for m in {HEAVY!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert loaded.strip() == "[]"

@@ -23,10 +23,11 @@ import pandas as pd
 
 from necto_nb import frame
 from necto_nb.errors import ArgumentError, ArgumentTypeError, HarError, UnknownKeyError
+from necto_nb.har.deferred import Rest
 from necto_nb.har.entries import Entries
-from necto_nb.har.read import Rest, parse, paused_gc
+from necto_nb.har.read import parse, paused_gc
 from necto_nb.har.report import Report
-from necto_nb.session import Session
+from necto_nb.session import Session, SessionState
 
 HAR_SUFFIXES = (".har", ".har.gz", ".zhar")
 #: Below this many bytes of HAR the files are read in this process: starting workers costs more.
@@ -284,14 +285,13 @@ class Runs:
         rows = self.df.iloc[end - self._sizes[name]:end].drop(columns=list(frame.RUN_COLUMNS))
         rows = rows.assign(**{c: rows[c].cat.remove_unused_categories()
                               for c, (dtype, _) in frame.COLUMNS.items() if dtype == "category"})
-        session = Session(run.name)
-        entries = Entries(run.raws())
-        session.log, session.pages, session._report = run.log, list(run.pages), Report(run.report)
-        session.folder = Path(run.folder) if run.folder else None
-        session._pages_absent, session._entries, session._frames = run.pages_absent, entries, [rows]
-        session._from_file = len(entries)  # the file's order, kept on export
-        session._rest = Rest(run.name, entries, session._report, run.page_ids, session.folder, run.origin)
-        return session
+        entries, report = Entries(run.raws()), Report(run.report)
+        folder = Path(run.folder) if run.folder else None
+        return Session._of(run.name, SessionState(
+            run.log, list(run.pages), report, entries, [rows],
+            rest=Rest(run.name, entries, report, run.page_ids, folder, run.origin),
+            folder=folder, pages_absent=run.pages_absent,
+            from_file=len(entries)))  # the file's order, kept on export
 
     def split(self) -> list[tuple[pd.DataFrame, list[dict]]]:
         """Each run's rows of `df` and its pages, in order: what the comparisons read of a run,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +15,13 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype
 
 from necto_nb import frame
-from necto_nb.har import body, write
-from necto_nb.har.entries import Entries, decode
-from necto_nb.har.read import Rest, parse, paused_gc, repair_entry, valid_view
-from necto_nb.har.repair import Repairer
 from necto_nb.errors import ArgumentError, HarError, RowError
+from necto_nb.har import body, write
+from necto_nb.har.admit import admit
+from necto_nb.har.deferred import Rest
+from necto_nb.har.entries import Entries, decode
+from necto_nb.har.read import parse, paused_gc
+from necto_nb.har.repair import Repairer
 from necto_nb.har.report import Report
 
 if TYPE_CHECKING:
@@ -25,6 +29,26 @@ if TYPE_CHECKING:
     from necto_nb.widgets import TrafficGrid
 
 Rows = Any  # index labels, a boolean mask, or a filtered frame
+
+#: log fields that hold what a Session set aside from its entries and pages
+_SET_ASIDE = ("_invalidEntries", "_invalidPages")
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Everything a Session holds, in one value: changes build a new one and swap it in
+    under the lock, so no reader sees half a change and `clear()` cannot forget a part."""
+
+    log: dict
+    pages: list[dict] = field(default_factory=list)
+    report: Report = field(default_factory=Report)
+    entries: Entries = field(default_factory=Entries)
+    frames: list[pd.DataFrame] = field(default_factory=list)  # the frame in pieces, joined on first look
+    rest: Rest | None = None  # the import's check of what the frame does not read, until run
+    folder: Path | None = None  # where side files (`_file` bodies) are read from
+    pages_absent: bool = False  # the source had no log.pages: write none back
+    from_file: int = 0  # leading entries whose order a file gave: exports keep it
+    selected: list[int] = field(default_factory=list)
 
 
 class Session:
@@ -38,18 +62,7 @@ class Session:
     def __init__(self, name: str = "session", entries: Iterable[dict | bytes] = (), *,
                  pages: Iterable[dict] = (), log: dict | None = None) -> None:
         self.name = name
-        self.log: dict = {"version": "1.2", "creator": {"name": "necto_nb", "version": _version()}}
-        self.log.update(log or {})
-        self.pages: list[dict] = []
-        self.folder: Path | None = None
-        self._report = Report()
-        self._entries = Entries()
-        self._rest: Rest | None = None  # the import's check of what the frame does not read, until run
-        self._frames: list[pd.DataFrame] = []
-        self._df: pd.DataFrame | None = None
-        self._selected: list[int] = []
-        self._pages_absent = False
-        self._from_file = 0  # leading entries whose order a file gave: exports keep it
+        self._state = SessionState({"version": "1.2", "creator": {"name": "necto_nb", "version": _version()}, **(log or {})})
         self._observers: list[Callable[[Session], None]] = []
         #: what observers raised (a grid, a live view): collected here, never raised into `extend`
         self.observer_errors: list[str] = []
@@ -57,35 +70,55 @@ class Session:
         self.extend(entries, pages)
 
     @classmethod
+    def _of(cls, name: str, state: SessionState) -> Session:
+        """A Session holding `state`: the door for the reader and `Runs.session`."""
+        session = cls(name)
+        session._state = state
+        return session
+
+    @classmethod
     def _read(cls, source: Any, name: str | None, strict: bool, progress: bool | None) -> Session:
         builder = frame.Builder()
         parsed = parse(source, builder.add, strict=strict, name=name, progress=progress)
-        session = cls(parsed.name)
-        session.log, session.pages, session._report = parsed.log, parsed.pages, parsed.report
-        session.folder, session._pages_absent = parsed.folder, parsed.pages_absent
-        session._entries, session._frames = parsed.entries, [builder.frame()]
-        session._from_file = len(parsed.entries)
-        session._rest = None if strict else parsed.rest  # strict: checked already
-        return session
+        return cls._of(parsed.name, SessionState(
+            parsed.log, parsed.pages, parsed.report, parsed.entries, [builder.frame()],
+            rest=None if strict else parsed.rest,  # strict: checked already
+            folder=parsed.folder, pages_absent=parsed.pages_absent, from_file=len(parsed.entries)))
 
-    def _check_rest(self) -> None:
-        """Finish the import: check (and repair) each entry's fields that the frame does not read."""
+    def _checked(self) -> SessionState:
+        """The state with the import finished: each entry's fields that the frame does not
+        read checked (and repaired)."""
         with self._lock:
-            if self._rest is not None:
+            state = self._state
+            if state.rest is not None:
                 with paused_gc():
-                    self._rest.check()
-                self._rest = None
+                    state.rest.check()
+                state = self._state = dataclasses.replace(state, rest=None)
+            return state
 
     # -- contents ----------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._state.entries)
+
+    @property
+    def log(self) -> dict:
+        """The log's fields but entries and pages: `creator`, `browser`, `comment`, custom fields."""
+        return self._state.log
+
+    @property
+    def pages(self) -> list[dict]:
+        return self._state.pages
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder of the HAR file read, where side files (`_file` bodies) may be."""
+        return self._state.folder
 
     @property
     def entries(self) -> Entries:
         """The entries as HAR dicts, decoded on demand (each access gives a fresh dict)."""
-        self._check_rest()
-        return self._entries
+        return self._checked().entries
 
     @property
     def report(self) -> Report:
@@ -94,17 +127,16 @@ class Session:
         `read_har` returns once the fields the frame reads are checked; the first look at
         the report (or the entries, or an export) checks the rest of every entry.
         """
-        self._check_rest()
-        return self._report
+        return self._checked().report
 
     @property
     def df(self) -> pd.DataFrame:
         """One row per entry; see `necto_nb.frame.COLUMNS`. A snapshot: safe to keep."""
         with self._lock:
-            if self._df is None:
-                self._df = frame.concat(self._frames)
-                self._frames = [self._df]
-            return self._df
+            state = self._state
+            if len(state.frames) != 1:
+                state = self._state = dataclasses.replace(state, frames=[frame.concat(state.frames)])
+            return state.frames[0]
 
     def extend(self, entries: Iterable[dict | bytes], pages: Iterable[dict] = ()) -> None:
         """Append entries (dicts or JSON bytes), checked and repaired as on import."""
@@ -113,51 +145,30 @@ class Session:
         if not encoded and not pages:
             return
         with self._lock:
-            renamed = self._add_pages(pages)
+            state = self._checked()  # the import's own check first: it numbers entries as the file did
+            added, renamed = _new_pages(state.pages, pages)
             if renamed:
                 encoded = [_repoint(raw, renamed) for raw in encoded]
-            start = len(self._entries)
-            views, raws = [], []
-            repairer = Repairer(self._report)
-            for i, raw in enumerate(encoded, start):
-                view = valid_view(raw)  # checked whole, as on import
-                if view is None:
-                    fixed = repair_entry(raw, f"log.entries[{i}]", repairer)
-                    if fixed is None:
-                        self.log.setdefault("_invalidEntries", []).append(msgspec.json.decode(raw))
-                        continue
-                    view, raw = fixed
-                views.append(view)
-                raws.append(raw)
-            self._entries.append_raws(raws)
-            if views:
-                self._frames.append(frame.build(views, start=start))
-                self._df = None
+            start = len(state.entries)
+            report = Report(state.report)
+            admitted = admit(encoded, start, Repairer(report), whole=True)  # checked whole, as on import
+            log = state.log
+            if admitted.invalid:
+                log = {**log, "_invalidEntries": [*log.get("_invalidEntries", []), *admitted.invalid]}
+            frames = state.frames
+            if admitted.views:
+                frames = [*frames, frame.build(admitted.views, start=start)]
+            self._state = dataclasses.replace(
+                state, log=log, pages=[*state.pages, *added], report=report,
+                entries=Entries([*state.entries.raws(), *admitted.raws]), frames=frames)
         self._notify()
 
-    def _add_pages(self, pages: list[dict]) -> dict[str, str]:
-        """Add `pages`; a page whose id another page already has gets a new id, returned as
-        {old: new} (two DevTools exports both call their first page "page_1")."""
-        known = {p.get("id"): p for p in self.pages}
-        renamed = {}
-        for page in pages:
-            pid = page.get("id")
-            if pid in known and known[pid] == page:
-                continue  # the same page again (a Session extended from its own export)
-            if pid in known:
-                n = 2
-                while f"{pid}~{n}" in known:
-                    n += 1
-                renamed[pid] = page["id"] = f"{pid}~{n}"
-            known[page.get("id")] = page
-            self.pages.append(page)
-        return renamed
-
     def clear(self) -> None:
+        """Remove every entry and page, and what the import reported and set aside; the log's
+        metadata (creator, browser, comment) stays."""
         with self._lock:
-            self._entries, self._rest = Entries(), None
-            self._frames, self._df, self._from_file = [], None, 0
-            self.pages, self._selected = [], []
+            log = {k: v for k, v in self._state.log.items() if k not in _SET_ASIDE}
+            self._state = SessionState(log)
         self._notify()
 
     # -- selection ---------------------------------------------------------------------
@@ -166,14 +177,16 @@ class Session:
     def selection(self) -> pd.DataFrame:
         """The selected rows of `df` (what the grid shows as selected)."""
         df = self.df
-        return df.loc[[i for i in self._selected if i in df.index]]
+        return df.loc[[i for i in self._state.selected if i in df.index]]
 
     @selection.setter
     def selection(self, rows: Rows) -> None:
         self.select(rows)
 
     def select(self, rows: Rows) -> None:
-        self._selected = self._positions(rows)
+        positions = self._positions(rows)
+        with self._lock:
+            self._state = dataclasses.replace(self._state, selected=positions)
         self._notify()
 
     def _positions(self, rows: Rows) -> list[int]:
@@ -234,18 +247,18 @@ class Session:
         Only the pages the exported entries refer to are written.
         """
         with self._lock:
-            self._check_rest()
+            state = self._checked()
             positions = None if rows is None else self._positions(rows)
             if positions is None:
-                pages = self.pages
+                pages = state.pages
             else:
                 refs = set(self.df["page"].iloc[positions].dropna())
-                pages = [p for p in self.pages if p.get("id") in refs]
-            log = {k: v for k, v in self.log.items() if k != "_invalidEntries" or positions is None}
-            positions = _in_start_order(self.df["started"], positions, self._from_file)
-            if self._pages_absent and not pages:
+                pages = [p for p in state.pages if p.get("id") in refs]
+            log = {k: v for k, v in state.log.items() if k != "_invalidEntries" or positions is None}
+            positions = _in_start_order(self.df["started"], positions, state.from_file)
+            if state.pages_absent and not pages:
                 pages = None  # the source had no pages key: write none back
-            document = write.Document(log, pages, self._entries, positions)
+            document = write.Document(log, pages, state.entries, positions)
         pieces = document.pieces(redact=redact, bodies=bodies, progress=progress)
         if path is None:
             return decode(b"".join(pieces))
@@ -295,6 +308,25 @@ def _in_start_order(started: pd.Series, positions: list[int] | None, from_file: 
     if (order == np.arange(len(order))).all():
         return positions
     return np.concatenate([kept[kept < from_file], added[order]]).tolist()
+
+
+def _new_pages(known_pages: list[dict], pages: list[dict]) -> tuple[list[dict], dict[str, str]]:
+    """Which of `pages` to add, and {old: new} ids for those whose id a known page already
+    has (two DevTools exports both call their first page "page_1")."""
+    known = {p.get("id"): p for p in known_pages}
+    added, renamed = [], {}
+    for page in pages:
+        pid = page.get("id")
+        if pid in known and known[pid] == page:
+            continue  # the same page again (a Session extended from its own export)
+        if pid in known:
+            n = 2
+            while f"{pid}~{n}" in known:
+                n += 1
+            renamed[pid] = page["id"] = f"{pid}~{n}"
+        known[page.get("id")] = page
+        added.append(page)
+    return added, renamed
 
 
 def _repoint(raw: Any, renamed: dict[str, str]) -> Any:

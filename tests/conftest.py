@@ -21,7 +21,7 @@ def assert_frame_matches_entries(session) -> None:
     import pandas as pd
 
     from necto_nb import frame
-    from necto_nb.har.read import frame_view
+    from necto_nb.har.admit import frame_view
 
     shown = session.df.copy()
     checked = [frame_view(session.entries.raw(i)) for i in range(len(session))]

@@ -18,7 +18,7 @@ import msgspec
 
 from necto_nb.errors import ArgumentError
 from necto_nb.har.entries import Entries
-from necto_nb.har.read import PROGRESS_FROM
+from necto_nb.har.progress import PROGRESS_FROM
 from necto_nb.har.redact import Redactor
 
 BODIES = ("all", "text", "none")

@@ -10,7 +10,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb import frame
-from necto_nb.har.read import frame_view, valid_view
+from necto_nb.har.admit import frame_view, valid_view
 from tests.core.har_factory import entry, har
 
 
@@ -186,3 +186,28 @@ def test_http_versions_are_normalised_as_tools_write_them():
     shown = nn.Session("versions", entries).df["http_version"]
     assert shown.tolist()[:8] == ["HTTP/1.1"] * 3 + ["HTTP/2"] * 3 + ["HTTP/3", "HTTP/1.0"]
     assert pd.isna(shown[8]) and shown[9] == "spdy/3.1"  # missing where empty; the unknown as written
+
+
+def test_clear_forgets_the_import_its_report_and_what_it_set_aside():
+    doc = har(entry(), entry(status=404), pages=[{"id": "p", "title": "t", "startedDateTime": "2026-11-01T10:00:00Z",
+                                                  "pageTimings": {}}, "not a page"])
+    doc["log"]["entries"].append("not an entry")
+    doc["log"]["comment"] = "kept"
+    s = nn.read_har(doc)
+    s.select([1])
+    assert s.report and s.log["_invalidEntries"] == ["not an entry"] and s.log["_invalidPages"] == ["not a page"]
+    s.clear()
+    assert (len(s), len(s.df), s.pages, len(s.selection), len(s.report)) == (0, 0, [], 0, 0)
+    assert "_invalidEntries" not in s.log and "_invalidPages" not in s.log and s.log["comment"] == "kept"
+    exported = s.to_har()["log"]
+    assert exported["entries"] == [] and "_invalidEntries" not in exported
+    s.extend([entry()])  # and it fills again from position 0
+    assert list(s.df.index) == [0] and s.report.ok
+
+
+def test_a_failed_extend_changes_nothing():
+    s = nn.Session("s", [entry()])
+    before = (len(s), len(s.report), dict(s.log))
+    with pytest.raises(nn.HarError, match="nested too deeply"):
+        s.extend([entry(url="https://example.org/"), b"[" * 100_000 + b"]" * 100_000])
+    assert (len(s), len(s.report), dict(s.log)) == before and len(s.df) == 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import msgspec
 from msgspec.structs import astuple
@@ -19,42 +20,6 @@ import pandas as pd
 
 from necto_nb.har.conventions import NO_RESPONSE, PHASES
 from necto_nb.har.model import FrameEntry
-
-#: column -> (dtype, meaning). The order here is the frame's column order.
-COLUMNS: dict[str, tuple[str, str]] = {
-    "started": ("datetime64[ns, UTC]", "entry.startedDateTime"),
-    "method": ("category", "request.method"),
-    "url": ("string", "request.url"),
-    "scheme": ("category", "scheme of the URL"),
-    "host": ("category", "host[:port] of the URL"),
-    "path": ("string", "path and query of the URL"),
-    "status": ("Int64", "response.status (0: no response)"),
-    "status_text": ("string", "response.statusText"),
-    "http_version": ("category", "response (else request) httpVersion, normalised: HTTP/1.1, HTTP/2, HTTP/3"),
-    "mime_type": ("category", "response.content.mimeType without parameters"),
-    "resource_type": ("category", "_resourceType, else guessed from the MIME type"),
-    "request_size": ("float64", "request.bodySize (bytes)"),
-    "response_size": ("float64", "response.content.size (bytes, decoded)"),
-    "transfer_size": ("float64", "response._transferSize, else headersSize + bodySize (bytes on the wire)"),
-    "time": ("float64", "entry.time (ms)"),
-    "blocked": ("float64", "timings.blocked (ms)"),
-    "dns": ("float64", "timings.dns (ms)"),
-    "connect": ("float64", "timings.connect (ms, includes ssl)"),
-    "ssl": ("float64", "timings.ssl (ms)"),
-    "send": ("float64", "timings.send (ms)"),
-    "wait": ("float64", "timings.wait (ms)"),
-    "receive": ("float64", "timings.receive (ms)"),
-    "server_ip": ("string", "serverIPAddress"),
-    "page": ("category", "pageref"),
-    "error": ("string", "response._error or entry._error; status 0 without one says 'no response'"),
-}
-
-#: The columns `Runs.df` adds in front of `COLUMNS`: which file each row came from.
-RUN_COLUMNS: dict[str, tuple[str, str]] = {
-    "run": ("category", "the run: its file's name without the .har suffix, unique among the runs"),
-    "file": ("category", "the file's path or URL"),
-}
-
 
 _URL = re.compile(r"^(?:([A-Za-z][A-Za-z0-9+.\-]*):)?(?://([^/?#]*))?(.*)$", re.S)
 # An HTTP version as tools write it: HTTP/1.1, http/2.0, h2, h3, 1.1, "2 2" (WebPageTest).
@@ -163,8 +128,142 @@ def _fields(views: Sequence[msgspec.Struct]) -> dict[str, tuple]:
     return dict(zip(type(views[0]).__struct_fields__, zip(*map(astuple, views))))
 
 
+class _Chunk:
+    """The fields of a chunk of views by dotted path ("response.content.size"), each level
+    transposed once, on first use; `memo` keeps a value several columns share."""
+
+    def __init__(self, views: Sequence[msgspec.Struct]) -> None:
+        self.size = len(views)
+        self._levels: dict[str, dict[str, tuple]] = {"": _fields(views)}
+        self._memo: dict[Callable, Any] = {}
+
+    def __getitem__(self, path: str) -> tuple:
+        parent, _, name = path.rpartition(".")
+        return self._level(parent)[name]
+
+    def _level(self, path: str) -> dict[str, tuple]:
+        if path not in self._levels:
+            self._levels[path] = _fields(self[path])
+        return self._levels[path]
+
+    def memo(self, compute: Callable[[_Chunk], Any]) -> Any:
+        if compute not in self._memo:
+            self._memo[compute] = compute(self)
+        return self._memo[compute]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A value gathered from every entry, a chunk at a time, as a list ("plain"), an array
+    ("number": float64, "integer": int64), or codes of its distinct values ("coded")."""
+
+    kind: Literal["plain", "number", "integer", "coded"]
+    key: str  # columns naming the same key share the gathered values
+    read: Callable[[_Chunk], Sequence] = field(compare=False)
+
+
+def field_at(kind: Literal["plain", "number", "integer", "coded"], path: str) -> Source:
+    """The field at `path` of `model.FrameEntry`."""
+    return Source(kind, path, lambda chunk: chunk[path])
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the frame: its dtype, what it means, what it is made of, how.
+
+    `make` receives the gathered values of `sources`, in order (a list, an array, or
+    `_Codes`). Adding a column is adding one of these to `SPECS` (and, if it reads a HAR
+    field the frame did not read before, that field to `model.FrameEntry`).
+    """
+
+    dtype: str
+    meaning: str
+    sources: tuple[Source, ...]
+    make: Callable[..., Any]
+
+
+def _url_parts(chunk: _Chunk) -> list[tuple]:
+    """scheme, authority and path (with query) of each URL: one match for the three columns."""
+    return list(zip(*[m.groups() for m in map(_URL.match, chunk["request.url"])]))
+
+
+def _errors(chunk: _Chunk) -> list:
+    errors = chunk["response.error"], chunk["error"]
+    if any(errors[0]) or any(errors[1]):
+        return [_error(r or e) for r, e in zip(*errors)]
+    return [None] * chunk.size
+
+
+def _with_no_response(errors: list, status: np.ndarray) -> np.ndarray:
+    values = np.asarray(errors, dtype=object)
+    values[(status == 0) & pd.isna(values)] = NO_RESPONSE
+    return values
+
+
+def _transfer(declared: list, headers: np.ndarray, body: np.ndarray) -> np.ndarray:
+    declared_transfer = _number(declared)
+    wire = np.where((headers >= 0) & (body >= 0), headers + body, np.nan)
+    return np.where(np.isnan(declared_transfer), wire, declared_transfer)
+
+
+_STATUS = field_at("integer", "response.status")
+_MIME = field_at("coded", "response.content.mimeType")
+_DECLARED_TYPE = Source("coded", "_resourceType", lambda chunk: [t if isinstance(t, str) else "" for t in
+                                                                 chunk["resourceType"]])  # any JSON value
+_PHASE_MEANING = {"connect": "timings.connect (ms, includes ssl)"}
+
+#: Every column of the frame, in order: its dtype, meaning, sources and how it is made.
+SPECS: dict[str, Column] = {
+    "started": Column("datetime64[ns, UTC]", "entry.startedDateTime", (field_at("plain", "startedDateTime"),),
+                      lambda v: pd.to_datetime(v, utc=True, format="ISO8601").as_unit("ns")),
+    "method": Column("category", "request.method", (field_at("coded", "request.method"),), lambda c: c.labelled(str)),
+    "url": Column("string", "request.url", (field_at("plain", "request.url"),), lambda v: v),
+    "scheme": Column("category", "scheme of the URL",
+                     (Source("coded", "url scheme", lambda chunk: chunk.memo(_url_parts)[0]),),
+                     lambda c: c.labelled(_lower)),
+    "host": Column("category", "host[:port] of the URL",
+                   (Source("coded", "url host", lambda chunk: chunk.memo(_url_parts)[1]),),
+                   lambda c: c.labelled(_lower)),
+    "path": Column("string", "path and query of the URL",
+                   (Source("plain", "url path", lambda chunk: chunk.memo(_url_parts)[2]),), lambda v: v),
+    "status": Column("Int64", "response.status (0: no response)", (_STATUS,), lambda v: v),
+    "status_text": Column("string", "response.statusText", (field_at("plain", "response.statusText"),), lambda v: v),
+    "http_version": Column(
+        "category", "response (else request) httpVersion, normalised: HTTP/1.1, HTTP/2, HTTP/3",
+        (Source("coded", "httpVersion", lambda chunk: [r or q for r, q in zip(chunk["response.httpVersion"],
+                                                                                chunk["request.httpVersion"])]),),
+        lambda c: c.labelled(_version)),
+    "mime_type": Column("category", "response.content.mimeType without parameters", (_MIME,),
+                        lambda c: c.labelled(_mime)),
+    "resource_type": Column("category", "_resourceType, else guessed from the MIME type", (_DECLARED_TYPE, _MIME),
+                            _resource_types),
+    "request_size": Column("float64", "request.bodySize (bytes)", (field_at("number", "request.bodySize"),), _ms),
+    "response_size": Column("float64", "response.content.size (bytes, decoded)",
+                            (field_at("number", "response.content.size"),), _ms),
+    "transfer_size": Column("float64", "response._transferSize, else headersSize + bodySize (bytes on the wire)",
+                            (field_at("plain", "response.transferSize"), field_at("number", "response.headersSize"),
+                             field_at("number", "response.bodySize")), _transfer),
+    "time": Column("float64", "entry.time (ms)", (field_at("number", "time"),), _ms),
+    **{phase: Column("float64", _PHASE_MEANING.get(phase, f"timings.{phase} (ms)"),
+                     (field_at("number", f"timings.{phase}"),), _ms) for phase in PHASES},
+    "server_ip": Column("string", "serverIPAddress", (field_at("plain", "serverIPAddress"),),
+                        lambda v: list(map(_present, v))),
+    "page": Column("category", "pageref", (field_at("coded", "pageref"),), lambda c: c.labelled(_present)),
+    "error": Column("string", "response._error or entry._error; status 0 without one says 'no response'",
+                    (Source("plain", "_error", _errors), _STATUS), _with_no_response),
+}
+#: column -> (dtype, meaning). The order here is the frame's column order.
+COLUMNS: dict[str, tuple[str, str]] = {name: (column.dtype, column.meaning) for name, column in SPECS.items()}
+
+#: The columns `Runs.df` adds in front of `COLUMNS`: which file each row came from.
+RUN_COLUMNS: dict[str, tuple[str, str]] = {
+    "run": ("category", "the run: its file's name without the .har suffix, unique among the runs"),
+    "file": ("category", "the file's path or URL"),
+}
+
+
 class Builder:
-    """Gathers the frame's columns a chunk of entries at a time, then builds the frame once.
+    """Gathers the frame's sources a chunk of entries at a time, then builds the frame once.
 
     Each chunk is read while its freshly decoded views are still in the CPU cache (read
     later, cold, the same work takes about twice as long); columns with few distinct
@@ -172,8 +271,11 @@ class Builder:
     """
 
     def __init__(self) -> None:
+        self._specs = dict(SPECS)
+        self._sources = list({source.key: source for column in self._specs.values() for source in column.sources}.values())
+        self._count = 0
         self._plain: defaultdict[str, list] = defaultdict(list)
-        self._numbers: defaultdict[str, list[np.ndarray]] = defaultdict(list)
+        self._arrays: defaultdict[str, list[np.ndarray]] = defaultdict(list)
         self._coded: defaultdict[str, _Codes] = defaultdict(_Codes)
 
     def add(self, views: Sequence[FrameEntry]) -> Builder:
@@ -182,73 +284,36 @@ class Builder:
             return self
         if len(set(map(type, views))) > 1:  # the fields are read by position
             raise TypeError("views to add must be all FrameEntry or all Entry")
-        entry = _fields(views)
-        request, response = _fields(entry["request"]), _fields(entry["response"])
-        content = _fields(response["content"])
-        scheme, host, path = zip(*[m.groups() for m in map(_URL.match, request["url"])])
-        errors = response["error"], entry["error"]
-        plain = {
-            "started": entry["startedDateTime"], "url": request["url"], "path": path,
-            "status_text": response["statusText"], "declared_transfer": response["transferSize"],
-            "server_ip": entry["serverIPAddress"],
-            "error": [_error(r or e) for r, e in zip(*errors)] if any(errors[0]) or any(errors[1]) else [None] * len(views),
-        }
-        numbers = {
-            "request_size": request["bodySize"], "response_size": content["size"],
-            "headers_size": response["headersSize"], "body_size": response["bodySize"], "time": entry["time"],
-        }
-        timings = _fields(entry["timings"])
-        numbers.update((phase, timings[phase]) for phase in PHASES)
-        coded = {
-            "method": request["method"], "scheme": scheme, "host": host, "mime": content["mimeType"],
-            "version": [r or q for r, q in zip(response["httpVersion"], request["httpVersion"])],
-            "declared_type": [t if isinstance(t, str) else "" for t in entry["resourceType"]],  # any JSON value
-            "page": entry["pageref"],
-        }
-        for name, values in plain.items():
-            self._plain[name] += values
-        for name, values in numbers.items():
-            self._numbers[name].append(np.fromiter(values, "float64", len(values)))
-        self._numbers["status"].append(np.fromiter(response["status"], "int64", len(views)))
-        for name, values in coded.items():
-            self._coded[name].add(values)
+        chunk = _Chunk(views)
+        for source in self._sources:
+            values = source.read(chunk)
+            if source.kind == "plain":
+                self._plain[source.key] += values
+            elif source.kind == "coded":
+                self._coded[source.key].add(values)
+            else:
+                dtype = "float64" if source.kind == "number" else "int64"
+                self._arrays[source.key].append(np.fromiter(values, dtype, len(views)))
+        self._count += len(views)
         return self
+
+    def _gathered(self, source: Source) -> Any:
+        if source.kind == "plain":
+            return self._plain[source.key]
+        if source.kind == "coded":
+            return self._coded[source.key]
+        arrays = self._arrays[source.key]
+        return np.concatenate(arrays) if arrays else np.empty(0, "float64" if source.kind == "number" else "int64")
 
     def frame(self, start: int = 0) -> pd.DataFrame:
         """The frame of the entries added, the first one being entry number `start`."""
-        plain, coded = self._plain, self._coded
-        number = {name: np.concatenate(self._numbers[name]) if self._numbers[name] else np.empty(0)
-                  for name in ("status", "request_size", "response_size", "headers_size", "body_size", "time", *PHASES)}
-        status = number["status"]
-        errors = np.asarray(plain["error"], dtype=object)
-        errors[(status == 0) & pd.isna(errors)] = NO_RESPONSE
-        declared_transfer = _number(plain["declared_transfer"])
-        headers, body = number["headers_size"], number["body_size"]
-        wire = np.where((headers >= 0) & (body >= 0), headers + body, np.nan)
-        data = {
-            "started": pd.to_datetime(plain["started"], utc=True, format="ISO8601").as_unit("ns"),
-            "method": coded["method"].labelled(str),
-            "url": plain["url"],
-            "scheme": coded["scheme"].labelled(_lower),
-            "host": coded["host"].labelled(_lower),
-            "path": plain["path"],
-            "status": status,
-            "status_text": plain["status_text"],
-            "http_version": coded["version"].labelled(_version),
-            "mime_type": coded["mime"].labelled(_mime),
-            "resource_type": _resource_types(coded["declared_type"], coded["mime"]),
-            "request_size": _ms(number["request_size"]),
-            "response_size": _ms(number["response_size"]),
-            "transfer_size": np.where(np.isnan(declared_transfer), wire, declared_transfer),
-            "time": _ms(number["time"]),
-            **{phase: _ms(number[phase]) for phase in PHASES},
-            "server_ip": list(map(_present, plain["server_ip"])),
-            "page": coded["page"].labelled(_present),
-            "error": errors,
-        }
-        typed = {name: pd.array(values, dtype=COLUMNS[name][0]) if COLUMNS[name][0] in ("string", "Int64") else values
-                 for name, values in data.items()}  # no dtype inference, no second conversion
-        return pd.DataFrame(typed, index=pd.RangeIndex(start, start + len(status), name="entry"), copy=False)
+        gathered = {source.key: self._gathered(source) for source in self._sources}
+        typed = {}
+        for name, column in self._specs.items():
+            values = column.make(*(gathered[source.key] for source in column.sources))
+            # in their final dtype at once: no inference, no second conversion
+            typed[name] = pd.array(values, dtype=column.dtype) if column.dtype in ("string", "Int64") else values
+        return pd.DataFrame(typed, index=pd.RangeIndex(start, start + self._count, name="entry"), copy=False)
 
 
 def empty() -> pd.DataFrame:

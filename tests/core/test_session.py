@@ -211,3 +211,12 @@ def test_a_failed_extend_changes_nothing():
     with pytest.raises(nn.HarError, match="nested too deeply"):
         s.extend([entry(url="https://example.org/"), b"[" * 100_000 + b"]" * 100_000])
     assert (len(s), len(s.report), dict(s.log)) == before and len(s.df) == 1
+
+
+def test_a_column_is_one_spec(monkeypatch):
+    spec = frame.Column("float64", "response.headersSize (bytes)",
+                        (frame.field_at("number", "response.headersSize"),), lambda sizes: sizes)
+    monkeypatch.setitem(frame.SPECS, "response_headers_size", spec)
+    s = nn.read_har(har(entry(), entry(status=404)))
+    assert s.df["response_headers_size"].tolist() == [120.0, 120.0]
+    assert s.df["response_headers_size"].dtype == "float64"

@@ -291,16 +291,16 @@ def _convert(args: argparse.Namespace) -> int:
     suffix = _format(args.output, HAR_SUFFIXES + FRAME_SUFFIXES, folder=True)
     if len(args.files) > 1:
         raise CommandError(f"{len(args.files)} files go to a dataset, not to one {suffix} file: "
-                       "give a folder ending in /, e.g. -o history/")
+                           "give a folder ending in /, e.g. -o history/")
     session = _read(args.files[0])
-    redactor = Redactor() if args.redact else None
+    redaction = Redactor().redaction() if args.redact else None  # counts what this export replaced
     out = Path(args.output)
     try:
         if suffix in HAR_SUFFIXES:
-            session.to_har(out, redact=redactor or False, bodies=args.bodies)
+            session.to_har(out, redact=redaction or False, bodies=args.bodies)
         else:
-            if redactor is not None:  # the table of the redacted HAR: redaction means the same everywhere
-                session = read_har(session.to_har(redact=redactor, bodies="none"), name=session.name)
+            if redaction is not None:  # the table of the redacted HAR: redaction means the same everywhere
+                session = read_har(session.to_har(redact=redaction, bodies="none"), name=session.name)
             with replacing(out) as file:
                 if suffix == ".parquet":
                     session.df.to_parquet(file)
@@ -308,8 +308,8 @@ def _convert(args: argparse.Namespace) -> int:
                     session.df.to_csv(file, mode="wb")
     except OSError as e:
         raise CommandError(f"cannot write {out}: {e.strerror or e}") from None
-    replaced = sum(redactor.counts.values()) if redactor is not None else 0
-    note = f", {replaced} credential(s) redacted" if redactor is not None else ""
+    replaced = sum(redaction.counts.values()) if redaction is not None else 0
+    note = f", {replaced} credential(s) redacted" if redaction is not None else ""
     print(f"wrote {_entries(len(session))} to {out}{note}")
     return OK
 

@@ -1,5 +1,9 @@
 """Redaction: replace credentials in an entry with a marker and count what was replaced.
 
+A `Redactor` is settings, reusable for any number of exports; each export redacts through
+its own `Redaction`, which counts what that export replaced (as a mitmproxy addon resets
+its state in `configure`, so one run's counts never leak into the next).
+
 What counts as a secret is configurable: header names, cookie handling, query and form
 parameter names, JSON keys, and value shapes (JWTs, cloud keys) found anywhere in text.
 Every string of an entry is looked at, custom fields (`_initiator`, ...) and page titles
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -61,17 +65,31 @@ _SHORTEST_SECRET = len("Bearer ") + 8  # no SECRET_VALUE match is shorter
 _WEBSOCKET_FIELDS = ("_webSocketMessages", "_webSocketClose")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Redactor:
-    """Replaces secrets in HAR entries; `summary()` says what it replaced, and how often."""
+    """What counts as a secret and what replaces it; pass it to `to_har(redact=...)`."""
 
     headers: frozenset[str] = SECRET_HEADERS
     names: re.Pattern = SECRET_NAME
     values: re.Pattern = SECRET_VALUE
     marker: str = MARKER
     cookies: bool = True  # every cookie value is a credential until shown otherwise
-    counts: Counter = field(default_factory=Counter)
-    _names_seen: dict = field(default_factory=dict, repr=False)  # the same names recur in every entry
+
+    def redaction(self) -> Redaction:
+        """A fresh redaction with these settings, for one export."""
+        return Redaction(self)
+
+
+class Redaction:
+    """One export's redaction: a Redactor's settings, and the counts of what it replaced;
+    `summary()` says what, and how often."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.headers, self.names, self.values = redactor.headers, redactor.names, redactor.values
+        self.marker, self.cookies = redactor.marker, redactor.cookies
+        self.counts: Counter[str] = Counter()
+        self._names_seen: dict[str, bool] = {}  # the same names recur in every entry
 
     def summary(self) -> dict:
         return {"marker": self.marker, "replaced": dict(sorted(self.counts.items()))}

@@ -19,10 +19,19 @@ import msgspec
 from necto_nb.errors import ArgumentError
 from necto_nb.har.entries import Entries
 from necto_nb.har.progress import PROGRESS_FROM
-from necto_nb.har.redact import Redactor
+from necto_nb.har.redact import Redaction, Redactor
 
 BODIES = ("all", "text", "none")
 _BUFFER = 1 << 20  # entries are a few kB each: write them a megabyte at a time
+
+
+def redaction_for(redact: bool | Redactor | Redaction) -> Redaction | None:
+    """The redaction of one export: its counts start at zero unless one was given to count into."""
+    if isinstance(redact, Redaction):
+        return redact
+    if isinstance(redact, Redactor):
+        return redact.redaction()
+    return Redactor().redaction() if redact else None
 
 
 @dataclass
@@ -34,13 +43,14 @@ class Document:
     entries: Entries
     positions: Sequence[int] | None = None
 
-    def pieces(self, *, redact: bool | Redactor = False, bodies: str = "all",
+    def pieces(self, *, redact: bool | Redactor | Redaction = False, bodies: str = "all",
                progress: bool | None = None) -> list[bytes]:
         """The HAR as pieces to write one after another: entries go out as the bytes they
-        are held as, never joined into one copy of the file."""
+        are held as, never joined into one copy of the file. `redact`: True for the default
+        settings, a Redactor's settings, or a Redaction to count into (this export's)."""
         if bodies not in BODIES:
             raise ArgumentError(f"bodies must be one of {', '.join(BODIES)}, not {bodies!r}")
-        redactor = Redactor() if redact is True else (redact or None)
+        redactor = redaction_for(redact)
         log = dict(self.log)
         pages = self.pages
         if pages is not None and redactor is not None:
@@ -63,7 +73,7 @@ class Document:
         out.append(b"]}}")
         return out
 
-    def _transformed(self, redactor: Redactor | None, bodies: str, progress: bool | None) -> list[bytes]:
+    def _transformed(self, redactor: Redaction | None, bodies: str, progress: bool | None) -> list[bytes]:
         positions = range(len(self.entries)) if self.positions is None else self.positions
         if progress or (progress is None and len(positions) >= PROGRESS_FROM):
             from tqdm.auto import tqdm

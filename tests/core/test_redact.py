@@ -71,6 +71,22 @@ def test_the_lists_are_configurable():
     assert request["cookies"] == [{"name": "theme", "value": "dark"}]
 
 
+def test_a_redactor_is_settings_each_export_counts_its_own():
+    redactor = nn.Redactor()
+    session = nn.read_har(har(secret_entry()))
+    first = session.to_har(redact=redactor)["log"]["_redaction"]
+    second = session.to_har(redact=redactor)["log"]["_redaction"]
+    assert first["replaced"] and second == first
+    one = session.to_har(rows=[0], redact=redactor)["log"]["_redaction"]
+    assert one == first  # not the sum of the exports before it
+
+
+def test_a_redaction_counts_what_one_export_replaced():
+    redaction = nn.Redactor().redaction()
+    doc = nn.read_har(har(secret_entry())).to_har(redact=redaction)
+    assert redaction.summary() == doc["log"]["_redaction"] and sum(redaction.counts.values()) > 0
+
+
 def test_bodies_without_secrets_come_back_as_they_were():
     e = entry()
     e["request"]["method"] = "POST"

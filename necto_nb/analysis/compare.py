@@ -36,7 +36,8 @@ _PAIRS_UP_TO = 40_000  # pairwise differences per Hodges-Lehmann estimate; beyon
 
 
 class TimingComparison(pd.DataFrame):
-    """`compare_timings`' answer: one row per request, a DataFrame with `.plot()`.
+    """`compare_timings`' answer: one row per request, a DataFrame (`.plot` is pandas' own)
+    whose `.figure()` draws the per-phase deltas.
 
     Columns: `method`, `url` (the normalised URL, the baseline's where it has the request),
     `occurrence`, `change` ("matched", "added", "removed"), `matched_by` (the matching stage
@@ -55,18 +56,25 @@ class TimingComparison(pd.DataFrame):
     than `threshold` (a fraction) and `min_delta` ms and, with runs, whose q-value (p-value
     with `fdr=False`) is under `alpha`.
 
-    `.pages` holds the page and session totals the same way (requests, bytes, summed request
-    time, span from first start to last end, and each numeric pageTimings value by page
-    position); `.settings` the thresholds used.
+    `attrs["pages"]` (also `.pages`) holds the page and session totals the same way
+    (requests, bytes, summed request time, span from first start to last end, and each
+    numeric pageTimings value by page position); `attrs["settings"]` (`.settings`) the
+    thresholds used. pandas carries `attrs` through filtering, sorting and copying.
     """
-
-    _metadata = ["pages", "settings"]
 
     @property
     def _constructor(self):
         return TimingComparison
 
-    def plot(self, top: int = 30) -> go.Figure:  # type: ignore[override]  # a figure, not pandas' plot accessor
+    @property
+    def pages(self) -> pd.DataFrame:
+        return self.attrs["pages"]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.attrs["settings"]
+
+    def figure(self, top: int = 30) -> go.Figure:
         """The per-phase deltas of the `top` requests that changed most, as a plotly Figure."""
         from necto_nb.plots.comparison import comparison_figure
 
@@ -154,10 +162,10 @@ def compare_timings(
     significance = (out["q_value"] if fdr else out["p_value"]) if several else None
     out["regression"] = _flag(out["time_delta"], out["time_ratio"], significance, threshold, min_delta, alpha)
     result = TimingComparison(out.reset_index(drop=True))
-    result.pages = _page_totals(long, sides, several, threshold, min_delta, alpha)
-    result.settings = {"hosts": dict(hosts or {}), "ignore_query": ignore_query, "threshold": threshold,
-                       "min_delta": min_delta, "alpha": alpha, "fdr": fdr,
-                       "runs": {side: len(runs) for side, runs in sides.items()}}
+    result.attrs["pages"] = _page_totals(long, sides, several, threshold, min_delta, alpha)
+    result.attrs["settings"] = {"hosts": dict(hosts or {}), "ignore_query": ignore_query, "threshold": threshold,
+                                "min_delta": min_delta, "alpha": alpha, "fdr": fdr,
+                                "runs": {side: len(runs) for side, runs in sides.items()}}
     return result
 
 

@@ -61,7 +61,8 @@ def test_the_result_stays_a_comparison_through_pandas_operations():
     t = nn.compare_timings(s, s)
     picked = t[t["change"] == "matched"].sort_values("time_delta")
     assert isinstance(picked, TimingComparison)
-    assert picked.pages is t.pages and picked.settings["runs"] == {"baseline": 1, "candidate": 1}
+    assert picked.pages.equals(t.pages) and picked.settings["runs"] == {"baseline": 1, "candidate": 1}
+    assert picked.attrs["pages"].equals(t.pages)  # extras live in attrs, which pandas carries along
     assert not t["regression"].any() and (t["time_delta"] == 0).all()
 
 
@@ -160,11 +161,18 @@ def test_bad_arguments_are_named():
         nn.compare_timings(s, s, alpha=0)
 
 
-def test_plot_draws_phase_deltas_with_regressions_first():
+def test_pandas_plot_is_pandas_and_the_figure_has_its_own_name():
+    s = nn.Session("s", [entry(at=0), entry("https://example.com/b", at=5)])
+    t = nn.compare_timings(s, s)
+    assert isinstance(t.plot, pd.DataFrame.plot)  # the accessor users know: t.plot.bar(), t.plot(x=..., y=...)
+    assert t.plot.bar is not None
+
+
+def test_figure_draws_phase_deltas_with_regressions_first():
     baseline = runs(8, 20, seed=9)
     candidate = runs(8, 20, seed=10, slow={4: 1.8})
     t = nn.compare_timings(baseline, candidate)
-    fig = t.plot(top=5)
+    fig = t.figure(top=5)
     names = [trace.name for trace in fig.data]
     assert names == ["blocked", "dns", "connect (without ssl)", "ssl", "send", "wait", "receive", "total"]
     assert all(len(trace.y) == 5 for trace in fig.data)
@@ -181,7 +189,7 @@ def test_plot_labels_are_escaped_and_connect_excludes_ssl():
     # the core percent-encodes < and > in URLs; & is what is left for plotly to misread
     base = nn.Session("b", [entry("https://example.com/x?a=1&lt=2", timings={"connect": 10, "ssl": 5})])
     cand = nn.Session("c", [entry("https://example.com/x?a=1&lt=2", timings={"connect": 30, "ssl": 15})])
-    fig = nn.compare_timings(base, cand).plot()
+    fig = nn.compare_timings(base, cand).figure()
     assert fig.data[0].y[0] == "▲ GET https://example.com/x?a=1&amp;lt=2"
     by_name = {trace.name: trace for trace in fig.data}
     assert by_name["ssl"].x[0] == 10 and by_name["connect (without ssl)"].x[0] == 10

@@ -284,7 +284,7 @@ def _is_dataset(out: str) -> bool:
 
 def _convert(args: argparse.Namespace) -> int:
     from necto_nb import Redactor, read_har
-    from necto_nb.har.write import replacing
+    from necto_nb.atomic import replacing
 
     if _is_dataset(args.output):
         return _convert_to_dataset(args)

@@ -28,10 +28,12 @@ from necto_nb.urlscan import read_urlscan
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors; nothing imported at run time
     from necto_nb import demo
-    from necto_nb.analysis import compare_timings, diff, replay
-    from necto_nb.capture import Proxy
-    from necto_nb.plots import waterfall
-    from necto_nb.widgets import TrafficGrid
+    from necto_nb.analysis.compare import compare_timings
+    from necto_nb.analysis.diff import diff
+    from necto_nb.analysis.replay import replay
+    from necto_nb.capture.proxy import Proxy
+    from necto_nb.plots.waterfall import waterfall
+    from necto_nb.widgets.grid import TrafficGrid
 
 __all__ = [
     "CACHE_BUSTERS",

@@ -511,7 +511,7 @@ class _StopSignals:
         """Block until a signal arrives; its name."""
         while not self._done.wait(0.5):  # a timeout keeps the main thread responsive everywhere
             pass
-        return signal.Signals(self.received).name
+        return signal.Signals(self.received).name if self.received is not None else "stopped"
 
 
 def _capture(args: argparse.Namespace) -> int:

@@ -184,7 +184,7 @@ class Column:
 
 def _url_parts(chunk: _Chunk) -> list[tuple]:
     """scheme, authority and path (with query) of each URL: one match for the three columns."""
-    return list(zip(*[m.groups() for m in map(_URL.match, chunk["request.url"])]))
+    return list(zip(*[m.groups() for m in map(_URL.match, chunk["request.url"]) if m]))  # the pattern matches any text
 
 
 def _errors(chunk: _Chunk) -> list:

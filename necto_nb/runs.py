@@ -46,7 +46,7 @@ class RunData:
     log: dict[str, Any]
     pages: list[dict]
     report: Report
-    data: bytes  # the entries, concatenated
+    data: bytes | memoryview  # the entries, concatenated (a view into a Parquet column)
     ends: np.ndarray  # where each entry ends in `data`
     page_ids: set[str] = field(default_factory=set)
     folder: str | None = None

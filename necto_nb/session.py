@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 import msgspec
 import numpy as np
@@ -22,13 +23,20 @@ from necto_nb.har.deferred import Rest
 from necto_nb.har.entries import Entries, decode
 from necto_nb.har.read import parse, paused_gc
 from necto_nb.har.repair import Repairer
+from necto_nb.har.redact import Redaction, Redactor
 from necto_nb.har.report import Report
+from necto_nb.har.source import Source
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from necto_nb.capture import Proxy
     from necto_nb.widgets import TrafficGrid
 
-Rows = Any  # index labels, a boolean mask, or a filtered frame
+#: Which entries: an index label, index labels, a boolean mask, or a filtered frame (its index).
+Rows = Union[int, np.integer, Sequence[int], Sequence[bool], np.ndarray, pd.Index, pd.Series, pd.DataFrame]
+#: What `to_har` does with bodies: keep them all, only text ones, or none.
+Bodies = Literal["all", "text", "none"]
 
 #: log fields that hold what a Session set aside from its entries and pages
 _SET_ASIDE = ("_invalidEntries", "_invalidPages")
@@ -77,7 +85,7 @@ class Session:
         return session
 
     @classmethod
-    def _read(cls, source: Any, name: str | None, strict: bool, progress: bool | None) -> Session:
+    def _read(cls, source: Source, name: str | None, strict: bool, progress: bool | None) -> Session:
         builder = frame.Builder()
         parsed = parse(source, builder.add, strict=strict, name=name, progress=progress)
         return cls._of(parsed.name, SessionState(
@@ -180,16 +188,16 @@ class Session:
         return df.loc[[i for i in self._state.selected if i in df.index]]
 
     @selection.setter
-    def selection(self, rows: Rows) -> None:
+    def selection(self, rows: Rows | None) -> None:
         self.select(rows)
 
-    def select(self, rows: Rows) -> None:
+    def select(self, rows: Rows | None) -> None:
         positions = self._positions(rows)
         with self._lock:
             self._state = dataclasses.replace(self._state, selected=positions)
         self._notify()
 
-    def _positions(self, rows: Rows) -> list[int]:
+    def _positions(self, rows: Rows | None) -> list[int]:
         """Entry positions from index labels, a boolean mask or a filtered frame."""
         if rows is None:
             return list(range(len(self)))
@@ -236,8 +244,16 @@ class Session:
 
     # -- export ------------------------------------------------------------------------
 
-    def to_har(self, path: str | Path | None = None, *, rows: Rows = None, redact: bool | Any = False,
-               bodies: str = "all", progress: bool | None = None) -> dict | Path:
+    @overload
+    def to_har(self, path: None = None, *, rows: Rows | None = None, redact: bool | Redactor | Redaction = False,
+               bodies: Bodies = "all", progress: bool | None = None) -> dict[str, Any]: ...
+    @overload
+    def to_har(self, path: str | os.PathLike[str], *, rows: Rows | None = None,
+               redact: bool | Redactor | Redaction = False, bodies: Bodies = "all",
+               progress: bool | None = None) -> Path: ...
+    def to_har(self, path: str | os.PathLike[str] | None = None, *, rows: Rows | None = None,
+               redact: bool | Redactor | Redaction = False, bodies: Bodies = "all",
+               progress: bool | None = None) -> dict[str, Any] | Path:
         """The HAR of all entries (or `rows`) as a dict, or written to `path` (.har, .har.gz).
 
         Entries are written in the order they started (a capture appends them as they end).
@@ -249,6 +265,7 @@ class Session:
         with self._lock:
             state = self._checked()
             positions = None if rows is None else self._positions(rows)
+            pages: list[dict] | None
             if positions is None:
                 pages = state.pages
             else:
@@ -266,16 +283,26 @@ class Session:
 
     # -- doors to the heavier parts (imported only when used) --------------------------
 
-    def capture(self, **options: Any) -> Proxy:
-        """Start a proxy that records into this Session; see `necto_nb.capture.start`."""
+    def capture(self, *, port: int = 8080, host: str = "127.0.0.1", ignore_hosts: Iterable[str] = (),
+                max_body: int | str | None = None, upstream: str | None = None, upstream_auth: str | None = None,
+                ssl_insecure: bool = False, confdir: str | Path | None = None,
+                proxyauth: str | tuple[str, str] | None = None, http2: bool = True,
+                options: Mapping[str, Any] | None = None, batch_interval: float = 0.05,
+                timeout: float = 30.0) -> Proxy:
+        """Start a proxy that records into this Session; the options are
+        `necto_nb.capture.start`'s (a test holds the two signatures equal)."""
         from necto_nb.capture import start
 
-        return start(self, **options)
+        return start(self, port=port, host=host, ignore_hosts=ignore_hosts, max_body=max_body, upstream=upstream,
+                     upstream_auth=upstream_auth, ssl_insecure=ssl_insecure, confdir=confdir, proxyauth=proxyauth,
+                     http2=http2, options=options, batch_interval=batch_interval, timeout=timeout)
 
-    def grid(self, **options: Any) -> TrafficGrid:
+    def grid(self, *, height: str = "360px", redact: bool = True, folder: str | os.PathLike | None = None,
+             interval: float = 0.25) -> TrafficGrid:
+        """The traffic grid for this session; the options are `TrafficGrid`'s."""
         from necto_nb.widgets import TrafficGrid
 
-        return TrafficGrid(self, **options)
+        return TrafficGrid(self, height=height, redact=redact, folder=folder, interval=interval)
 
     # -- combining and showing ---------------------------------------------------------
 
@@ -310,11 +337,12 @@ def _in_start_order(started: pd.Series, positions: list[int] | None, from_file: 
     return np.concatenate([kept[kept < from_file], added[order]]).tolist()
 
 
-def _new_pages(known_pages: list[dict], pages: list[dict]) -> tuple[list[dict], dict[str, str]]:
+def _new_pages(known_pages: list[dict], pages: list[dict]) -> tuple[list[dict], dict[Any, str]]:
     """Which of `pages` to add, and {old: new} ids for those whose id a known page already
     has (two DevTools exports both call their first page "page_1")."""
     known = {p.get("id"): p for p in known_pages}
-    added, renamed = [], {}
+    added: list[dict] = []
+    renamed: dict[Any, str] = {}  # page ids as given: any JSON value
     for page in pages:
         pid = page.get("id")
         if pid in known and known[pid] == page:
@@ -329,7 +357,7 @@ def _new_pages(known_pages: list[dict], pages: list[dict]) -> tuple[list[dict], 
     return added, renamed
 
 
-def _repoint(raw: Any, renamed: dict[str, str]) -> Any:
+def _repoint(raw: Any, renamed: dict[Any, str]) -> Any:
     """Entry bytes with its pageref changed to a page's new id."""
     entry = msgspec.json.decode(raw)
     if isinstance(entry, dict) and entry.get("pageref") in renamed:
@@ -351,7 +379,7 @@ def concat(sessions: Sequence[Session], name: str | None = None) -> Session:
     return combined
 
 
-def read_har(source: Any, *, name: str | None = None, strict: bool = False, progress: bool | None = None) -> Session:
+def read_har(source: Source, *, name: str | None = None, strict: bool = False, progress: bool | None = None) -> Session:
     """Read a HAR file (path, .har.gz, .zhar, bytes, file object, dict or http(s) URL).
 
     Spec breaks found in real files are repaired and listed in `session.report` with their

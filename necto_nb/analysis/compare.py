@@ -179,7 +179,7 @@ def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
     items = [value] if hasattr(value, "df") or isinstance(value, pd.DataFrame) else list(value)
     if not items:
         raise ArgumentError(f"{side}: no runs given")
-    runs = []
+    runs: list[tuple[pd.DataFrame, list[dict]]] = []
     for i, item in enumerate(items):
         if isinstance(item, pd.DataFrame):
             frame, pages = item, []

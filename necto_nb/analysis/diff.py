@@ -123,7 +123,7 @@ def _headers(a: list | None, b: list | None, ignored: frozenset[str],
              cookie_values: bool) -> list[tuple[str, str, Any, Any]]:
     """Header changes (name, change, a, b); repeated headers compare as sorted value lists."""
     va, vb = _header_values(a or [], ignored, cookie_values), _header_values(b or [], ignored, cookie_values)
-    changes = []
+    changes: list[tuple[str, str, Any, Any]] = []
     for name in dict.fromkeys([*va, *vb]):
         if name not in vb:
             changes.append((name, "removed", "\n".join(va[name]), None))

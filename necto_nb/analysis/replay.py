@@ -104,7 +104,7 @@ def _exchange(client: httpx.Client, session: Session, i: int, base_url: str | No
 
     clock = _Clock()
     started = datetime.now(timezone.utc)
-    entry = {"startedDateTime": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    entry: dict[str, Any] = {"startedDateTime": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
              "_replayOf": {"entry": i, "url": request.get("url")}}
     scheme = urlsplit(url).scheme.lower()
     try:

@@ -19,6 +19,7 @@ import base64
 import ipaddress
 import re
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -100,6 +101,7 @@ def decode_body(raw: bytes, content_encoding: str) -> bytes:
     codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
     data = raw
     for coding in reversed(codings):
+        decode: Callable[[bytes], bytes] | None
         if coding in ("gzip", "x-gzip"):
             decode = _gzip
         else:
@@ -457,8 +459,8 @@ def websocket_messages(flow: http.HTTPFlow) -> list[dict[str, Any]]:
 
     Text frames (opcode 1) as text; binary frames (opcode 2) base64, exactly.
     """
-    out = []
-    for m in list(flow.websocket.messages):
+    out: list[dict[str, Any]] = []
+    for m in list(flow.websocket.messages) if flow.websocket else ():
         if m.is_text:
             data = m.content.decode("utf-8", "replace")
         else:

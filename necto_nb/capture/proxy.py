@@ -30,6 +30,7 @@ from necto_nb.errors import ArgumentError, ArgumentTypeError, CaptureRunningErro
 from necto_nb.rules.engine import RuleEngine, RuleList
 
 if TYPE_CHECKING:
+    from mitmproxy.master import Master
     from playwright.sync_api import BrowserContext
 
     from necto_nb.capture.intercept import Intercept
@@ -133,7 +134,7 @@ class Proxy:
         self._state = "starting"
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._master = None
+        self._master: Master | None = None
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._stop_lock = threading.Lock()
@@ -347,7 +348,7 @@ class Proxy:
             await asyncio.wait([run, waiting], return_when=asyncio.FIRST_COMPLETED)
             addrs = ps.listen_addrs()
             if not addrs:
-                failure = next((s.last_exception for s in ps.servers if s.last_exception), None)
+                failure: BaseException | None = next((s.last_exception for s in ps.servers if s.last_exception), None)
                 if run.done() and run.exception():
                     failure = run.exception()
                 master.shutdown()

@@ -122,7 +122,7 @@ class Recorder:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
-        if response.stream is not False or WHOLE_BODY in flow.metadata:  # another addon chose how it travels
+        if response is None or response.stream is not False or WHOLE_BODY in flow.metadata:  # another addon chose how it travels
             return
         if flow.id not in self._live:
             response.stream = True
@@ -131,10 +131,11 @@ class Recorder:
         response.stream = _Tap(int(length) if length.isdigit() else None)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if isinstance(tap := flow.response.stream, _Tap) and flow.response.raw_content is None:
+        response = flow.response
+        if response is not None and isinstance(tap := response.stream, _Tap) and response.raw_content is None:
             # Streamed from the server (not made by an addon): the whole body, for addons
             # after this one and for the record.
-            flow.response.data.content = tap.body()
+            response.data.content = tap.body()
             tap.chunks.clear()
         if flow.websocket is None:  # a WebSocket is recorded when it ends
             self._finish(flow)
@@ -239,7 +240,8 @@ class Recorder:
     def _convert(self, flow: http.HTTPFlow) -> dict[str, Any]:
         opened = self._opens_connection(flow)
         body = None
-        if isinstance(tap := flow.response and flow.response.stream, _Tap) and flow.response.raw_content is None:
+        response = flow.response
+        if response is not None and isinstance(tap := response.stream, _Tap) and response.raw_content is None:
             body = tap.body()  # the response failed mid-body: the bytes that arrived
         try:
             entry = flow_to_entry(flow, opened_connection=opened, max_body=self.max_body, partial_body=body)

@@ -52,7 +52,8 @@ def _mitmdump(path: Path, site: DemoServer) -> Path:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mitmdump did not start: {process.stderr.read().decode()[-500:]}") from None
+                    said = process.stderr.read().decode()[-500:] if process.stderr else ""
+                    raise RuntimeError(f"mitmdump did not start: {said}") from None
                 time.sleep(0.1)
         visit(site.url, proxy=f"http://127.0.0.1:{port}", websocket=False)
     finally:

@@ -301,7 +301,7 @@ class _Item(_Handler):
 
 class _Redirect(_Handler):
     def get(self) -> None:
-        target = self.get_query_argument("to", "/")
+        target = self.get_query_argument("to", "/") or "/"
         status = self.int_argument("status", 302)
         # Only paths on this site: the demo must never become an open redirect.
         if not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -360,7 +360,7 @@ class _Echo(tornado.websocket.WebSocketHandler):
     def initialize(self, site: DemoServer) -> None:
         self.site = site
 
-    def open(self) -> None:
+    def open(self, *args: str, **kwargs: str) -> None:
         self.site._websockets.add(self)
 
     def on_message(self, message: str | bytes) -> None:

@@ -37,7 +37,7 @@ from necto_nb.har.source import Source, load
 _frame_decoder = msgspec.json.Decoder(model.FrameEntry)
 _any = msgspec.json.Decoder()
 
-Sink = Callable[[list[model.FrameEntry]], None]
+Sink = Callable[[list[model.FrameEntry]], object]
 
 
 @dataclass
@@ -82,7 +82,7 @@ def parse(source: Source, sink: Sink, *, strict: bool = False, name: str | None 
         meta["_pages"] = pages
         report.add("warning", "log.pages", "log.pages is not a list", "kept as log._pages; no pages")
         pages = []
-    page_ids = {p.get("id") for p in pages if isinstance(p, dict) and isinstance(p.get("id"), str)}
+    page_ids: set[str] = {p["id"] for p in pages if isinstance(p, dict) and isinstance(p.get("id"), str)}
     # a page without its start gets its first entry's: note those only if one is needed
     starts = any(isinstance(p, dict) and not is_date(p.get("startedDateTime")) for p in pages)
     entries, first_seen, dropped = _read_entries(raws, name, repairer, meta, sink, progress, starts)
@@ -112,15 +112,17 @@ def _read_entries(raws: list[msgspec.Raw], name: str, repairer: Repairer, meta: 
     first_seen: dict[str, str] = {}
     for first in chunks(len(raws), progress, f"read {name}"):
         chunk = raws[first:first + CHUNK]
+        maybe: list[model.FrameEntry | None]
         try:
             views = list(map(_frame_decoder.decode, chunk))  # the usual chunk: every entry decodes
             usual = model.on_pattern(views)
+            maybe = list(views)
         except (msgspec.ValidationError, RecursionError):
-            views, usual = list(map(frame_view, chunk)), False
+            maybe, usual = list(map(frame_view, chunk)), False
         if usual:
             kept += chunk
         else:
-            admitted = admit(chunk, first, repairer, whole=False, name=name, views=views)
+            admitted = admit(chunk, first, repairer, whole=False, name=name, views=maybe)
             views = admitted.views
             kept += admitted.raws
             invalid += admitted.invalid

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -111,7 +113,7 @@ class Redaction:
             self.counts[what] += n
         return replaced
 
-    def pairs(self, pairs: list, what: str, secret: callable) -> None:
+    def pairs(self, pairs: Any, what: str, secret: Callable[[str], bool]) -> None:
         for pair in pairs if isinstance(pairs, list) else ():
             if not isinstance(pair, dict) or not isinstance(pair.get("value"), str):
                 continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,9 +24,7 @@ from necto_nb.har.conventions import NO_RESPONSE
 from necto_nb.har.conventions import PHASES as COLUMNS
 from necto_nb.plots.style import PHASE_COLORS, PHASE_LABELS, escape, escape_all, wrap
 from necto_nb.runs import Runs
-
-if TYPE_CHECKING:
-    from necto_nb.session import Session
+from necto_nb.session import Session
 
 #: Status classes marked at the end of a request's bar: name -> (marker symbol, colour).
 STATUS_MARKS: dict[str, tuple[str, str]] = {
@@ -71,19 +69,19 @@ def waterfall(
     those): a request only the first has leaves its lane empty below, one the first lacks
     gets a lane at the end.
     """
-    one = hasattr(sessions, "df") and not isinstance(sessions, Runs)  # Runs: a Session per run
-    group = [sessions] if one else list(sessions)
+    # Runs: a Session per run
+    group: list[Session] = [sessions] if isinstance(sessions, Session) else list(sessions)
     if not group:
         raise ArgumentError("waterfall() needs at least one session")
     if rows is None:
         picks = [None] * len(group)
-    elif one:
+    elif isinstance(sessions, Session):
         picks = [rows]
     else:
         picks = list(rows)
         if len(picks) != len(group):
             raise ArgumentError(f"rows: {len(picks)} selections for {len(group)} sessions; "
-                             "give one per session (None for all of it)")
+                                "give one per session (None for all of it)")
     panels = [_place(s, page, r) for s, r in zip(group, picks)]
     if align is not False and len(panels) > 1:
         _align(panels, {} if align is True else dict(align))
@@ -264,7 +262,7 @@ def _typed(values: np.ndarray, dtype: str = "f8") -> dict:
     plotly.py keeps `base` and `customdata` as object arrays that it deep-copies value by
     value; the spec (the form plotly.py itself writes arrays to JSON in) passes through.
     """
-    spec = {"dtype": dtype, "bdata": base64.b64encode(np.ascontiguousarray(values, dtype=f"<{dtype}")).decode("ascii")}
+    spec = {"dtype": dtype, "bdata": base64.b64encode(np.ascontiguousarray(values, dtype=f"<{dtype}").tobytes()).decode("ascii")}
     if values.ndim == 2:
         spec["shape"] = f"{values.shape[0]},{values.shape[1]}"
     return spec

@@ -182,7 +182,7 @@ class TrafficGrid(w.VBox):
     def export(self, *, selected: bool = False) -> Path | None:
         """Write the session (or its selection) beside the notebook; say where, offer a download."""
         rows = self.session.selection.index if selected else None
-        if selected and not len(rows):
+        if rows is not None and not len(rows):
             self._say("Nothing is selected: click rows first (shift-click for a range, ctrl-click to add).")
             return None
         folder = self.folder or Path.cwd()

@@ -249,9 +249,10 @@ class TrafficTable(anywidget.AnyWidget):
             self._on_sort(key, ascending)
 
     def _click(self, pos: int, label, ctrl: bool, shift: bool) -> list[int] | None:
-        pos = self._locate(pos, label)
-        if pos is None:
+        located = self._locate(pos, label)
+        if located is None:
             return None
+        pos = located
         label = int(self._order[pos])
         anchor = self._position(self._anchor)
         if shift and anchor is not None:

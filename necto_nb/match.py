@@ -38,6 +38,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 
+from necto_nb.errors import ArgumentError, ArgumentTypeError
 from necto_nb.har.conventions import DEFAULT_PORTS
 
 if TYPE_CHECKING:
@@ -75,9 +76,9 @@ class Rule:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name in STAGES:
-            raise ValueError(f"Rule name {self.name!r}: give a non-empty name that is not one of {', '.join(STAGES)}")
+            raise ArgumentError(f"Rule name {self.name!r}: give a non-empty name that is not one of {', '.join(STAGES)}")
         if not callable(self.key):
-            raise TypeError(f"Rule {self.name!r}: key must be a function (method, url) -> key, "
+            raise ArgumentTypeError(f"Rule {self.name!r}: key must be a function (method, url) -> key, "
                             f"not {type(self.key).__name__}")
 
 
@@ -141,16 +142,16 @@ def pair(a: Sequence[Request], b: Sequence[Request], *, hosts: Mapping[str, str]
     stages = list(stages)
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
-        raise ValueError(f"stages: {', '.join(map(repr, unknown))} unknown; the stages are {', '.join(STAGES)}")
+        raise ArgumentError(f"stages: {', '.join(map(repr, unknown))} unknown; the stages are {', '.join(STAGES)}")
     for rule in rules:
         if not isinstance(rule, Rule):
-            raise TypeError(f"rules: expected nn.Rule(name, key), not {type(rule).__name__}")
+            raise ArgumentTypeError(f"rules: expected nn.Rule(name, key), not {type(rule).__name__}")
     matcher = _Matcher(a, b)
     if "exact" in stages:
         matcher.by("exact", lambda r, _: (r.method, r.parts.exact))
     for rule in rules:
         matcher.by(rule.name, _rule_key(rule))
-    masked = _Masks(a, b) if {"query", "template", "host"} & set(stages) else None
+    masked: Callable[[Any], Any] = _Masks(a, b) if {"query", "template", "host"} & set(stages) else lambda r: None
     if "query" in stages:
         matcher.by("query", lambda r, _: (r.method, r.parts.origin, r.parts.path, masked(r)))
     if "template" in stages:
@@ -209,7 +210,7 @@ def _rule_key(rule: Rule) -> Callable[[Request, str], Hashable | None]:
         try:
             k = rule.key(r.method, r.url)
         except Exception as e:  # a user's function: say which rule and which URL
-            raise ValueError(f"rule {rule.name!r} failed on {r.method} {r.url}: {type(e).__name__}: {e}") from e
+            raise ArgumentError(f"rule {rule.name!r} failed on {r.method} {r.url}: {type(e).__name__}: {e}") from e
         return None if k is None else (r.method, k)
     return key
 
@@ -459,10 +460,10 @@ def _wordy(letters: str) -> bool:
 def _frame(value: Any, side: str) -> pd.DataFrame:
     frame = value.df if hasattr(value, "df") else value
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{side}: a Session or a traffic frame, not {type(value).__name__}")
+        raise ArgumentTypeError(f"{side}: a Session or a traffic frame, not {type(value).__name__}")
     missing = {"method", "url", "started"} - set(frame.columns)
     if missing:
-        raise ValueError(f"{side}: not a traffic frame (no {', '.join(sorted(missing))} column)")
+        raise ArgumentError(f"{side}: not a traffic frame (no {', '.join(sorted(missing))} column)")
     return frame.sort_values("started", kind="stable")
 
 
@@ -531,7 +532,8 @@ class Catalogue:
                 self.first.append(r)
             self.newest[numbers[j]] = r
             self.offsets[numbers[j]] = float(offsets[order[j]])
-        out_numbers, out_stage = np.empty_like(numbers), [None] * len(run)
+        out_numbers = np.empty_like(numbers)
+        out_stage: list[str | None] = [None] * len(run)
         out_numbers[order] = numbers
         for j, o in enumerate(order):
             out_stage[o] = stage[j]

@@ -25,6 +25,7 @@ import pandas as pd
 
 from necto_nb.analysis.compare import METRICS, runs_of
 from necto_nb.analysis.on_dask import per_request
+from necto_nb.errors import ArgumentError
 from necto_nb.match import CACHE_BUSTERS, STAGES, Catalogue, IgnoreQuery, Rule
 
 if TYPE_CHECKING:
@@ -87,9 +88,9 @@ def trend(
     (default 3 ln n, on noise-scaled values). See `Trend` for the columns.
     """
     if metric not in METRICS:
-        raise ValueError(f"metric={metric!r}: one of {', '.join(METRICS)}")
+        raise ArgumentError(f"metric={metric!r}: one of {', '.join(METRICS)}")
     if min_size < 2 or min_delta < 0 or threshold < 0 or not 0 < alpha <= 1:
-        raise ValueError(f"min_size={min_size}, min_delta={min_delta}, threshold={threshold}, alpha={alpha}: "
+        raise ArgumentError(f"min_size={min_size}, min_delta={min_delta}, threshold={threshold}, alpha={alpha}: "
                          "min_size must be >= 2, thresholds >= 0 and alpha in (0, 1]")
     names, frames = _history(runs)
     catalogue = Catalogue(hosts=hosts, ignore_query=ignore_query, rules=rules, stages=stages)
@@ -127,7 +128,7 @@ def _history(runs: Any) -> tuple[list[str], list[pd.DataFrame]]:
     if isinstance(runs, pd.DataFrame) or hasattr(runs, "df") and "run" in runs.df.columns:
         frame = runs if isinstance(runs, pd.DataFrame) else runs.df
         if "run" not in frame.columns:
-            raise ValueError("runs: one frame is one run; give a list of runs or a frame with a run column")
+            raise ArgumentError("runs: one frame is one run; give a list of runs or a frame with a run column")
         parts = runs_of(frame)
         names = [str(p["run"].iloc[0]) for p in parts]
     else:
@@ -142,9 +143,9 @@ def _history(runs: Any) -> tuple[list[str], list[pd.DataFrame]]:
     for i, frame in enumerate(parts):
         missing = {"method", "url", "started", *METRICS} - set(frame.columns)
         if missing:
-            raise ValueError(f"runs[{i}]: not a traffic frame (no {', '.join(sorted(missing))} column)")
+            raise ArgumentError(f"runs[{i}]: not a traffic frame (no {', '.join(sorted(missing))} column)")
     if len(parts) < 2:
-        raise ValueError(f"runs: {len(parts)} run(s); a trend needs a history of several")
+        raise ArgumentError(f"runs: {len(parts)} run(s); a trend needs a history of several")
     if len(set(names)) < len(names):  # the run column of the result must say which run
         names = [f"{name} ({i})" for i, name in enumerate(names)]
     return names, parts

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
+import types
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +67,10 @@ def _resolve(name: str, session: nn.Session) -> Any:
         return getattr(session, name[1:])
     owner: Any = session if name.startswith("s.") else nn
     for part in name.split(".")[1:]:
-        owner = getattr(owner, part)
+        if isinstance(owner, types.ModuleType) and not hasattr(owner, part):
+            owner = importlib.import_module(f"{owner.__name__}.{part}")  # a submodule (nn.demo.deploys)
+        else:
+            owner = getattr(owner, part)
     return owner
 
 

@@ -58,6 +58,8 @@ def exchange(url: str, headers: list[tuple[str, str]], recorded: dict, *, timeou
         sock.close()
         raise OSError(f"WebSocket: {exc}") from exc
     request, response = handshake
+    if response is None:  # websockets gives one with every handshake, failed ones included
+        raise OSError("WebSocket: the server sent no handshake response")
     out_headers = list(request.headers.raw_items()) if request is not None else sent
     entry: dict[str, Any] = {
         "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
@@ -66,7 +68,7 @@ def exchange(url: str, headers: list[tuple[str, str]], recorded: dict, *, timeou
         "response": {"status": response.status_code, "statusText": response.reason_phrase,
                      "httpVersion": "HTTP/1.1", "cookies": [],
                      "headers": [{"name": k, "value": v} for k, v in response.headers.raw_items()],
-                     "content": _content(response.body), "redirectURL": response.headers.get("Location", ""),
+                     "content": _content(bytes(response.body) if response.body is not None else None), "redirectURL": response.headers.get("Location", ""),
                      "headersSize": -1, "bodySize": len(response.body or b"")},
         "cache": {},
         # TCP connect, then the handshake (TLS included for wss) as the wait; the messages after it
@@ -95,7 +97,7 @@ def _messages(ws, recorded: Any, timeout: float, started: datetime, t0: float) -
     def note(kind: str, data: str | bytes) -> None:
         text = isinstance(data, str)
         out.append({"type": kind, "time": started.timestamp() + time.perf_counter() - t0, "opcode": 1 if text else 2,
-                    "data": data if text else base64.b64encode(data).decode("ascii")})
+                    "data": data if isinstance(data, str) else base64.b64encode(data).decode("ascii")})
 
     for message in recorded if isinstance(recorded, list) else ():
         if not isinstance(message, dict) or not isinstance(message.get("data"), str):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from necto_nb.capture import Proxy
+    from necto_nb.rules import Rule
     from necto_nb.widgets import TrafficGrid
 
 #: Which entries: an index label, index labels, a boolean mask, or a filtered frame (its index).
@@ -288,14 +289,14 @@ class Session:
                 ssl_insecure: bool = False, confdir: str | Path | None = None,
                 proxyauth: str | tuple[str, str] | None = None, http2: bool = True,
                 options: Mapping[str, Any] | None = None, batch_interval: float = 0.05,
-                timeout: float = 30.0) -> Proxy:
+                timeout: float = 30.0, rules: Iterable[Rule] = ()) -> Proxy:
         """Start a proxy that records into this Session; the options are
         `necto_nb.capture.start`'s (a test holds the two signatures equal)."""
         from necto_nb.capture import start
 
         return start(self, port=port, host=host, ignore_hosts=ignore_hosts, max_body=max_body, upstream=upstream,
                      upstream_auth=upstream_auth, ssl_insecure=ssl_insecure, confdir=confdir, proxyauth=proxyauth,
-                     http2=http2, options=options, batch_interval=batch_interval, timeout=timeout)
+                     http2=http2, options=options, batch_interval=batch_interval, timeout=timeout, rules=rules)
 
     def grid(self, *, height: str = "360px", redact: bool = True, folder: str | os.PathLike | None = None,
              interval: float = 0.25) -> TrafficGrid:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from necto_nb.har.conventions import DEFAULT_PORTS
 from necto_nb.rules.base import Match, Rule
 
 if TYPE_CHECKING:
@@ -192,4 +193,4 @@ class MapRemote(Rule):
 
 def _authority(host: str, port: int, scheme: str) -> str:
     host = f"[{host}]" if ":" in host else host
-    return host if port == {"http": 80, "https": 443}[scheme] else f"{host}:{port}"
+    return host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"

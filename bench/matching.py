@@ -16,6 +16,7 @@ Run: python3 bench/matching.py   (figures go to docs/benchmarks.md)
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -177,9 +178,8 @@ def main() -> None:
     text = table(rows) + (
         f"\n\nPython {sys.version.split()[0]}; deploys from `nn.demo.deploys` (6-hex, 8 base64url, 12 base32 and "
         "20-hex hashes, a moved build folder, ids in paths, unknown volatile query values, a renamed image host). "
-        "Measured on the shared 2-core machine while others ran: the speeds are inflated by their load. "
-        "**Speed targets not shown here**: at a load average of 12 to 19 the peer's key computation alone took "
-        "several times what it takes on a quiet machine; the ratio against it is the figure to hold.\n")
+        f"Measured on the 2-core machine at a load average of {os.getloadavg()[0]:.1f}; under load the seconds "
+        "grow, the ratio against the peer's key computation in the same script is the figure that holds.\n")
     print(text)
     write_docs("## Matching and regressions", text)
     print(power())  # the table in docs/timing-regression.md

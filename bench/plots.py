@@ -30,12 +30,11 @@ import generate  # noqa: E402
 from report import best, table, write_docs  # noqa: E402
 
 import necto_nb as nn  # noqa: E402
+from necto_nb.chromium import QUIET_ARGS  # noqa: E402
 from necto_nb.frame import PHASES  # noqa: E402
 from necto_nb.plots.waterfall import BARS_UP_TO  # noqa: E402
 
 SECTION = "## Waterfall and comparison"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def timeline_input(df: pd.DataFrame) -> pd.DataFrame:
@@ -108,7 +107,7 @@ def render(figures: dict[str, object], folder: Path) -> dict[str, tuple[float, f
     script = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     out = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=QUIET_ARGS)
         try:
             for name, fig in figures.items():
                 tab = browser.new_page(viewport={"width": 1300, "height": 1000})
@@ -185,7 +184,7 @@ def screenshot(path: Path) -> None:
         page_file = Path(folder) / "waterfall.html"
         figure.write_html(page_file, include_plotlyjs=True, full_html=True)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=QUIET_ARGS)
             page = browser.new_page(viewport={"width": 1120, "height": 640})
             page.goto(page_file.as_uri())
             page.wait_for_selector(".main-svg")

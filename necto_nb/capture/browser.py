@@ -4,7 +4,7 @@ Playwright drives the system Chromium (`executable_path`; Playwright's own downl
 needed). Chromium trusts the proxy's CA by its key pin (`--ignore-certificate-errors-spki-list`,
 honoured with a fresh user-data-dir, which Playwright gives it), not by ignoring certificate errors: a
 certificate not made by this proxy still fails. Its own background traffic (updates,
-safe browsing, sync) is switched off, so the capture holds only what the pages loaded.
+safe browsing, sync, sign-in) is kept off (`necto_nb.chromium`), so the capture holds only what the pages loaded.
 Each top-level navigation becomes a HAR page (see `origin.py`); when the page has
 loaded, its title and the browser's navigation timing (`domContentLoadedEventStart`,
 `loadEventStart`) complete it.
@@ -12,38 +12,23 @@ loaded, its title and the browser's navigation timing (`domContentLoadedEventSta
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from necto_nb.capture.trust import spki_pin
+from necto_nb.chromium import QUIET_ARGS, find_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
     from necto_nb.capture.proxy import Proxy
 
-QUIET = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-default-apps", "--no-default-browser-check",
-)
 _TIMING = """() => {
     const nav = performance.getEntriesByType('navigation')[0];
     return {url: nav ? nav.name : location.href, title: document.title, origin: performance.timeOrigin,
             contentLoad: nav ? nav.domContentLoadedEventStart : null, load: nav ? nav.loadEventStart : null};
 }"""
-
-
-def find_chromium(executable_path: str | Path | None = None) -> Path:
-    """Chromium's executable, or RuntimeError saying how to install it."""
-    candidates = [executable_path] if executable_path else ["/usr/bin/chromium", shutil.which("chromium"),
-                                                            shutil.which("chromium-browser")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    where = f"at {executable_path}" if executable_path else "(looked for /usr/bin/chromium and chromium on PATH)"
-    raise RuntimeError(f"Chromium not found {where}: install it (Debian/Ubuntu: `apt-get install chromium`) "
-                       "or pass executable_path=")
 
 
 def launch(proxy: Proxy, *, headless: bool = True, executable_path: str | Path | None = None,
@@ -60,7 +45,7 @@ def launch(proxy: Proxy, *, headless: bool = True, executable_path: str | Path |
         # a persistent profile would also wake its component updater.
         browser = playwright.chromium.launch(
             executable_path=str(chromium), headless=headless, proxy={"server": proxy.url},
-            args=[*QUIET, f"--ignore-certificate-errors-spki-list={spki_pin(proxy)}", *args])
+            args=[*QUIET_ARGS, f"--ignore-certificate-errors-spki-list={spki_pin(proxy)}", *args])
         context = browser.new_context(**context_options)
     except BaseException:
         playwright.stop()

@@ -15,12 +15,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from necto_nb.chromium import QUIET_ARGS
 from necto_nb.demo.server import DemoServer
 from necto_nb.demo.visit import visit
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def record_samples(folder: str | Path, site: DemoServer) -> list[Path]:
@@ -82,7 +81,7 @@ def _chromium_here(path: Path, site: DemoServer) -> Path:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=QUIET_ARGS)
         context = browser.new_context(record_har_path=str(path))
         page = context.new_page()
         page.goto(site.url)

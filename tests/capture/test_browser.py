@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import necto_nb as nn
-from necto_nb.capture.browser import find_chromium
+from necto_nb.chromium import find_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.proxy, pytest.mark.browser]
 

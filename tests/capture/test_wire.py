@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from necto_nb.capture import Proxy
+from necto_nb.chromium import QUIET_ARGS
 from tests.capture.test_proxy import entry_for, settle
 
 pytestmark = [pytest.mark.integration, pytest.mark.proxy]
@@ -213,8 +214,6 @@ def test_the_obvious_httpx_call_and_an_ssl_context(proxy, upstream):
 # -- Chromium ---------------------------------------------------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCRIPTS, SCRIPT_THINK = 12, 100
 
 
@@ -242,7 +241,7 @@ def test_chromium_page_load_matches_its_own_har_on_fewer_connections(proxy, upst
     har_path = tmp_path / "chromium.har"
     before = accepted(upstream, "https")
     with sync_playwright() as p:
-        args = [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki_pin(proxy.ca_cert_path)}"]
+        args = [*QUIET_ARGS, f"--ignore-certificate-errors-spki-list={spki_pin(proxy.ca_cert_path)}"]
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args,
                                     proxy={"server": proxy.url})
         try:

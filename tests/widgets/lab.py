@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from necto_nb.chromium import QUIET_ARGS
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 _SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
@@ -205,7 +205,7 @@ def chromium(**context) -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=QUIET_ARGS)
         try:
             ctx = browser.new_context(**{"accept_downloads": True, "viewport": {"width": 1400, "height": 1000}} | context)
             ctx.set_default_timeout(WAIT_S * 1000)

@@ -53,7 +53,7 @@ def launch(proxy: Proxy, *, headless: bool = True, executable_path: str | Path |
     proxy.origin.track_pages = True
 
     def watch(page: Page) -> None:
-        page.on("load", lambda: _loaded(proxy, page))
+        page.on("load", lambda loaded: _loaded(proxy, loaded))
 
     context.on("page", watch)
     close = context.close
@@ -66,7 +66,7 @@ def launch(proxy: Proxy, *, headless: bool = True, executable_path: str | Path |
             playwright.stop()
             proxy.origin.close_pages()
 
-    context.close = close_all  # closing the context ends its browser and Playwright too
+    context.close = close_all  # type: ignore[method-assign]  # closing the context ends its browser and Playwright too
     return context
 
 

@@ -143,7 +143,7 @@ class Intercept:
         if shell is None:
             return
         origin = self.proxy.origin
-        parent = getattr(getattr(shell, "kernel", None), "get_parent", lambda: {})() or {}
+        parent: dict[str, Any] = getattr(getattr(shell, "kernel", None), "get_parent", lambda: {})() or {}
         origin.cell = _cell(_running_count(shell), parent.get("metadata", {}).get("cellId"))
 
         def pre_run_cell(info=None) -> None:

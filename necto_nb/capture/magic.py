@@ -14,23 +14,25 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from necto_nb.errors import ArgumentError
+
 
 def parse_line(line: str) -> tuple[str, dict[str, Any]]:
     """'calls ssl_insecure=True' as ('calls', {'ssl_insecure': True}); ValueError saying what is wrong."""
     words = line.split()
     name = words.pop(0) if words and "=" not in words[0] else "captured"
     if not name.isidentifier():
-        raise ValueError(f"%%necto_capture takes a variable name for the Session, not {name!r}")
+        raise ArgumentError(f"%%necto_capture takes a variable name for the Session, not {name!r}")
     options = {}
     for word in words:
         key, _, value = word.partition("=")
         try:
             if not key.isidentifier():
-                raise ValueError("not name=value")
+                raise ArgumentError("not name=value")
             options[key] = ast.literal_eval(value)
         except (SyntaxError, ValueError) as e:
-            raise ValueError(f"%%necto_capture options are name=value with a Python literal "
-                             f"(e.g. max_body='1m'), not {word!r}: {e}") from None
+            raise ArgumentError(f"%%necto_capture options are name=value with a Python literal "
+                                f"(e.g. max_body='1m'), not {word!r}: {e}") from None
     return name, options
 
 

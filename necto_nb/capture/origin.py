@@ -72,7 +72,7 @@ class Origin:
         url = flow.request.pretty_url
         if dest == "document" and headers.get("sec-fetch-mode") == "navigate" and url != self._redirected_to:
             self._start_page(flow, url)
-        elif dest == "document" and url == self._redirected_to:
+        elif dest == "document" and url == self._redirected_to and self._current is not None:
             self._documents[url] = self._current
         if self._current is not None:
             note(flow, "pageref", self._current)

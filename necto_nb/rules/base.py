@@ -13,6 +13,8 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from necto_nb.errors import ArgumentError, ArgumentTypeError
+
 if TYPE_CHECKING:
     from mitmproxy import http
 
@@ -23,12 +25,12 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 method charac
 def compile_glob(glob: str, argument: str = "match") -> re.Pattern[str]:
     """`glob` as a regular expression on the whole URL; ValueError naming `argument` if it is not a glob."""
     if not isinstance(glob, str) or not glob.strip():
-        raise ValueError(f"{argument} must be a URL glob such as '*/api/*', not {glob!r}")
+        raise ArgumentError(f"{argument} must be a URL glob such as '*/api/*', not {glob!r}")
     if any(c.isspace() for c in glob):
-        raise ValueError(f"{argument}={glob!r}: a URL glob has no spaces (use %20)")
+        raise ArgumentError(f"{argument}={glob!r}: a URL glob has no spaces (use %20)")
     opened = glob.rfind("[")
     if opened >= 0 and "]" not in glob[opened + 2:]:  # fnmatch would read it as a literal '['
-        raise ValueError(f"{argument}={glob!r}: the '[' set is not closed with ']' (write [[] for a literal '[')")
+        raise ArgumentError(f"{argument}={glob!r}: the '[' set is not closed with ']' (write [[] for a literal '[')")
     if "://" not in glob and not glob.startswith("*"):
         glob = "*://" + glob  # "api.example.com/*" means any scheme
     return re.compile(fnmatch.translate(glob), re.DOTALL)
@@ -40,7 +42,7 @@ def methods(method: str | Iterable[str] | None) -> frozenset[str] | None:
     names = [method] if isinstance(method, str) else list(method) if isinstance(method, Iterable) else [method]
     for m in names:
         if not isinstance(m, str) or not _TOKEN.match(m):
-            raise ValueError(f"method must be an HTTP method such as 'GET' (or a list of them), not {m!r}")
+            raise ArgumentError(f"method must be an HTTP method such as 'GET' (or a list of them), not {m!r}")
     return frozenset(m.upper() for m in names)
 
 
@@ -64,11 +66,11 @@ class Rule:
         elif callable(match):
             self._pattern, self._predicate = None, match
         else:
-            raise TypeError(f"match must be a URL glob, a function of the flow, or None, not {match!r}")
+            raise ArgumentTypeError(f"match must be a URL glob, a function of the flow, or None, not {match!r}")
         self.match = match
         self.method = methods(method)
         if name is not None and not isinstance(name, str):
-            raise TypeError(f"name must be a string, not {name!r}")
+            raise ArgumentTypeError(f"name must be a string, not {name!r}")
         self.name = name
 
     def matches(self, flow: http.HTTPFlow, url: str) -> bool:
@@ -109,11 +111,11 @@ class Rule:
 def number(value: Any, argument: str, *, low: float = 0.0, high: float | None = None, above: bool = False) -> float:
     """`value` as a float in range, else ValueError/TypeError naming `argument`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{argument} must be a number, not {value!r}")
+        raise ArgumentTypeError(f"{argument} must be a number, not {value!r}")
     if value != value or (value <= low if above else value < low) or (high is not None and value > high):
         bound = f"more than {low:g}" if above else f"at least {low:g}"
         limit = f" and at most {high:g}" if high is not None else ""
-        raise ValueError(f"{argument} must be {bound}{limit}, not {value!r}")
+        raise ArgumentError(f"{argument} must be {bound}{limit}, not {value!r}")
     return float(value)
 
 

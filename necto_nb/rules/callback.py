@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from necto_nb.errors import ArgumentError, ArgumentTypeError
 from necto_nb.rules.base import Match, Rule
 
 if TYPE_CHECKING:
@@ -29,15 +30,15 @@ class Callback(Rule):
                  phase: str = "request", method: str | Iterable[str] | None = None, name: str | None = None) -> None:
         super().__init__(match, method=method, name=name)
         if not callable(fn):
-            raise TypeError(f"fn must be a function taking the flow, not {fn!r}")
+            raise ArgumentTypeError(f"fn must be a function taking the flow, not {fn!r}")
         try:
             inspect.signature(fn).bind(None)
         except TypeError:
-            raise TypeError(f"fn={getattr(fn, '__name__', fn)!r} must take one argument, the flow") from None
+            raise ArgumentTypeError(f"fn={getattr(fn, '__name__', fn)!r} must take one argument, the flow") from None
         except ValueError:  # a builtin without a signature: trust it
             pass
         if phase not in ("request", "response"):
-            raise ValueError(f"phase must be 'request' or 'response', not {phase!r}")
+            raise ArgumentError(f"phase must be 'request' or 'response', not {phase!r}")
         self.fn, self.phase = fn, phase
         self.whole_response = phase == "response"
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
+from necto_nb.errors import ArgumentTypeError
 from necto_nb.rules.base import Rule, note
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _checked(rule: Any, where: str) -> Rule:
     if not isinstance(rule, Rule):
-        raise TypeError(f"{where} must be a rule from nn.rules (Delay, Mock, ...), not {rule!r}")
+        raise ArgumentTypeError(f"{where} must be a rule from nn.rules (Delay, Mock, ...), not {rule!r}")
     return rule
 
 
@@ -48,7 +49,7 @@ class RuleList(list):
     def extend(self, rules: Iterable[Rule]) -> None:
         super().extend([_checked(r, f"rules[{i}]") for i, r in enumerate(rules)])
 
-    def __iadd__(self, rules: Iterable[Rule]) -> RuleList:
+    def __iadd__(self, rules: Iterable[Rule]) -> RuleList:  # type: ignore[override, misc]  # as list's own stub
         self.extend(rules)
         return self
 

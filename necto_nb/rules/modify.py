@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from necto_nb.errors import ArgumentError, ArgumentTypeError
 from necto_nb.har.conventions import DEFAULT_PORTS
 from necto_nb.rules.base import Match, Rule
 
@@ -29,7 +30,7 @@ _STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[(['\"])(.*?)\3\]")
 def json_path(path: str, argument: str) -> list[str | int]:
     """'$.user.roles[0]' or 'user.roles[0]' as steps ['user', 'roles', 0]; ValueError naming `argument`."""
     if not isinstance(path, str) or not path:
-        raise ValueError(f"{argument}: a JSON path such as 'user.roles[0]', not {path!r}")
+        raise ArgumentError(f"{argument}: a JSON path such as 'user.roles[0]', not {path!r}")
     text = path[1:] if path.startswith("$") else path
     if text and not text.startswith((".", "[")):
         text = "." + text
@@ -38,12 +39,12 @@ def json_path(path: str, argument: str) -> list[str | int]:
     while at < len(text):
         m = _STEP.match(text, at)
         if m is None:
-            raise ValueError(f"{argument}: {path!r} is not a JSON path (at character {at + (len(path) - len(text))}: "
-                             f"use names joined by '.', and [n] for list items)")
+            raise ArgumentError(f"{argument}: {path!r} is not a JSON path (at character {at + (len(path) - len(text))}: "
+                                f"use names joined by '.', and [n] for list items)")
         steps.append(m.group(1) if m.group(1) is not None else int(m.group(2)) if m.group(2) is not None else m.group(4))
         at = m.end()
     if not steps:
-        raise ValueError(f"{argument}: the JSON path {path!r} names no member")
+        raise ArgumentError(f"{argument}: the JSON path {path!r} names no member")
     return steps
 
 
@@ -60,9 +61,9 @@ def _set(document: Any, steps: list[str | int], value: Any, path: str) -> None:
     if value is REMOVE:
         if isinstance(node, dict):
             node.pop(last, None)
-        elif last < len(node):
+        elif isinstance(last, int) and last < len(node):  # a list here, so an index (checked above)
             del node[last]
-    elif isinstance(node, list) and last >= len(node):
+    elif isinstance(node, list) and isinstance(last, int) and last >= len(node):
         raise ValueError(f"the body has no {path!r} (the list has {len(node)} items)")
     else:
         node[last] = value
@@ -72,12 +73,12 @@ def _headers(value: Mapping[str, str | None] | None, argument: str) -> dict[str,
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise TypeError(f"{argument} must map header names to a value (or REMOVE), not {value!r}")
+        raise ArgumentTypeError(f"{argument} must map header names to a value (or REMOVE), not {value!r}")
     for k, v in value.items():
         if not isinstance(k, str) or not k or any(c in k for c in ": \r\n"):
-            raise ValueError(f"{argument}: {k!r} is not a header name")
+            raise ArgumentError(f"{argument}: {k!r} is not a header name")
         if v is not REMOVE and (not isinstance(v, str) or any(c in v for c in "\r\n")):
-            raise ValueError(f"{argument}[{k!r}] must be a one-line string or REMOVE, not {v!r}")
+            raise ArgumentError(f"{argument}[{k!r}] must be a one-line string or REMOVE, not {v!r}")
     return dict(value)
 
 
@@ -85,7 +86,7 @@ def _json_edits(value: Mapping[str, Any] | None, argument: str) -> list[tuple[st
     if value is None:
         return []
     if not isinstance(value, Mapping):
-        raise TypeError(f"{argument} must map JSON paths to values (or REMOVE), not {value!r}")
+        raise ArgumentTypeError(f"{argument} must map JSON paths to values (or REMOVE), not {value!r}")
     edits = []
     for path, v in value.items():
         steps = json_path(path, argument)
@@ -93,7 +94,7 @@ def _json_edits(value: Mapping[str, Any] | None, argument: str) -> list[tuple[st
             try:
                 json.dumps(v)
             except (TypeError, ValueError) as e:
-                raise ValueError(f"{argument}[{path!r}] is not JSON-serialisable: {e}") from None
+                raise ArgumentError(f"{argument}[{path!r}] is not JSON-serialisable: {e}") from None
         edits.append((path, steps, v))
     return edits
 
@@ -136,7 +137,7 @@ class Rewrite(Rule):
         self.request_json = _json_edits(request_json, "request_json")
         self.response_json = _json_edits(response_json, "response_json")
         if not (self.request_headers or self.response_headers or self.request_json or self.response_json):
-            raise ValueError("Rewrite needs request_headers, response_headers, request_json or response_json")
+            raise ArgumentError("Rewrite needs request_headers, response_headers, request_json or response_json")
         self.whole_response = bool(self.response_headers or self.response_json)
 
     def request(self, flow: http.HTTPFlow) -> None:
@@ -144,7 +145,7 @@ class Rewrite(Rule):
             _edit(flow.request, self.request_headers, self.request_json, "request")
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if self.response_headers or self.response_json:
+        if flow.response is not None and (self.response_headers or self.response_json):
             _edit(flow.response, self.response_headers, self.response_json, "response")
 
     def _arguments(self) -> list[str]:
@@ -173,7 +174,7 @@ class MapRemote(Rule):
         except ValueError:
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url must be an http(s) URL such as 'http://127.0.0.1:8000', not {url!r}")
+            raise ArgumentError(f"url must be an http(s) URL such as 'http://127.0.0.1:8000', not {url!r}")
         self.url = url
         self.scheme, self.host = parts.scheme, parts.hostname
         self.port = port or (443 if parts.scheme == "https" else 80)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from necto_nb.errors import ArgumentError
 from necto_nb.rules.base import Rule, note
 from necto_nb.rules.respond import _TRANSFER, make_response, status_code
 
@@ -60,7 +61,7 @@ class Replay(Rule):
             try:
                 session = read_har(session)
             except Exception as e:
-                raise ValueError(f"session must be a Session or a HAR to read: {e}") from None
+                raise ArgumentError(f"session must be a Session or a HAR to read: {e}") from None
         if fallback != "upstream":
             status_code(fallback, "fallback")
         self.session, self.fallback, self.ignore_query = session, fallback, ignore_query
@@ -82,7 +83,7 @@ class Replay(Rule):
             self._path[(m.upper(), head)].append(i)
             self._template[(m.upper(), _template(head))].append(i)
         if not self._exact:
-            raise ValueError(f"session {session.name!r} has no recorded responses to replay")
+            raise ArgumentError(f"session {session.name!r} has no recorded responses to replay")
 
     def lookup(self, method: str, url: str) -> tuple[int, str] | None:
         """(entry position, how it matched: 'url', 'query' or 'template') for a request, or None."""
@@ -109,6 +110,7 @@ class Replay(Rule):
             score = (have.hostname == want.hostname) * 1000 + common * 10 + (m == method.upper()) * 5
             if score > best_score:
                 best, best_score = i, score
+        assert best is not None  # __init__ refuses a recording with no responses
         m, u = self._urls[best]
         have = urlsplit(u)
         differs = []
@@ -136,7 +138,7 @@ class Replay(Rule):
             text = f"no recording; closest {miss['closest']}: " + "; ".join(miss["differs"])
             note(flow, "_replay", {"miss": text})
             if self.fallback != "upstream":
-                flow.response = make_response(self.fallback, f"necto_nb Replay: {text}\n".encode(),
+                flow.response = make_response(int(self.fallback), f"necto_nb Replay: {text}\n".encode(),
                                               [("Content-Type", "text/plain; charset=utf-8")])
             return None
         return self._serve(flow, *found)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from necto_nb.errors import ArgumentError, ArgumentTypeError
 from necto_nb.rules.base import Match, Rule, number
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ _TRANSFER = {"content-encoding", "content-length", "transfer-encoding", "connect
 
 def status_code(value: Any, argument: str = "status") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise ValueError(f"{argument} must be an HTTP status from 100 to 599, not {value!r}")
+        raise ArgumentError(f"{argument} must be an HTTP status from 100 to 599, not {value!r}")
     return value
 
 
@@ -35,7 +36,7 @@ def header_pairs(headers: Headers, argument: str = "headers") -> list[tuple[str,
     for pair in pairs:
         if (not isinstance(pair, tuple) or len(pair) != 2 or not all(isinstance(x, str) for x in pair)
                 or not pair[0] or any(c in pair[0] for c in ": \r\n") or any(c in pair[1] for c in "\r\n")):
-            raise ValueError(f"{argument} must map header names to string values, not {pair!r}")
+            raise ArgumentError(f"{argument} must map header names to string values, not {pair!r}")
     return pairs
 
 
@@ -60,12 +61,12 @@ class Mock(Rule):
         self.status = status_code(status)
         self.headers = header_pairs(headers)
         if body is not None and json is not None:
-            raise ValueError("give body= or json=, not both")
+            raise ArgumentError("give body= or json=, not both")
         if json is not None:
             try:
                 self.body = jsonlib.dumps(json, ensure_ascii=False).encode()
             except (TypeError, ValueError) as e:
-                raise ValueError(f"json is not JSON-serialisable: {e}") from None
+                raise ArgumentError(f"json is not JSON-serialisable: {e}") from None
             if not any(k.lower() == "content-type" for k, _ in self.headers):
                 self.headers.append(("Content-Type", "application/json"))
         elif isinstance(body, str):
@@ -73,7 +74,7 @@ class Mock(Rule):
         elif isinstance(body, (bytes, bytearray)) or body is None:
             self.body = bytes(body or b"")
         else:
-            raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+            raise ArgumentTypeError(f"body must be bytes or str, not {type(body).__name__}")
 
     @classmethod
     def from_entry(cls, session: Any, row: int) -> Mock:
@@ -82,7 +83,7 @@ class Mock(Rule):
         entry = session.entries[row]
         request, response = entry["request"], entry["response"]
         if not response.get("status"):
-            raise ValueError(f"entry {row} has no response to mock ({request['method']} {request['url']})")
+            raise ArgumentError(f"entry {row} has no response to mock ({request['method']} {request['url']})")
         headers = [(h["name"], h["value"]) for h in response.get("headers", ())
                    if h["name"].lower() not in _TRANSFER and not h["name"].startswith(":")]
         glob = re.sub(r"([*?\[])", r"[\1]", request["url"])  # the URL itself, not a pattern
@@ -108,7 +109,7 @@ class Fail(Rule):
         super().__init__(match, method=method, name=name)
         if isinstance(error, str):
             if error not in ("reset", "timeout"):
-                raise ValueError(f"error must be 'reset', 'timeout' or an HTTP status, not {error!r}")
+                raise ArgumentError(f"error must be 'reset', 'timeout' or an HTTP status, not {error!r}")
         else:
             status_code(error, "error")
         self.error = error
@@ -144,12 +145,12 @@ class MapLocal(Rule):
                  method: str | Iterable[str] | None = None, name: str | None = None) -> None:
         super().__init__(match, method=method, name=name)
         if not isinstance(path, (str, Path)):
-            raise TypeError(f"path must be a file or folder, not {path!r}")
+            raise ArgumentTypeError(f"path must be a file or folder, not {path!r}")
         self.path = Path(path).expanduser().resolve()
         if not self.path.exists():
-            raise ValueError(f"path={str(path)!r} does not exist")
+            raise ArgumentError(f"path={str(path)!r} does not exist")
         if not isinstance(strip, str):
-            raise TypeError(f"strip must be a URL path prefix such as '/static', not {strip!r}")
+            raise ArgumentTypeError(f"strip must be a URL path prefix such as '/static', not {strip!r}")
         self.strip = strip
 
     def file_for(self, url: str) -> Path | None:

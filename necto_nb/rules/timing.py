@@ -59,10 +59,10 @@ class Throttle(Rule):
         return asyncio.sleep(max(0.0, self._seconds(len(body)) - _since(flow.request.timestamp_start)))
 
     def response(self, flow: http.HTTPFlow):
-        body = flow.response.raw_content or b""
-        if not body:
+        response = flow.response
+        if response is None or not response.raw_content:
             return None
-        return asyncio.sleep(max(0.0, self._seconds(len(body)) - _since(flow.response.timestamp_start)))
+        return asyncio.sleep(max(0.0, self._seconds(len(response.raw_content)) - _since(response.timestamp_start)))
 
     def _arguments(self) -> list[str]:
         return [f"kbps={self.kbps:g}"]

@@ -39,8 +39,9 @@ from necto_nb.rules.modify import json_path
     (lambda: rules.Replay("/no/such.har"), ValueError, "session must be a Session or a HAR"),
 ])
 def test_bad_arguments_fail_when_the_rule_is_made(make, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as raised:
         make()
+    assert isinstance(raised.value, nn.Error)  # a user's mistake, from the one error tree
 
 
 def test_the_rule_list_takes_only_rules_and_names_the_bad_one():

@@ -11,6 +11,7 @@ import threading
 import time
 
 import httpx
+import psutil
 import pytest
 from websockets.sync.client import connect as ws_connect
 
@@ -184,6 +185,12 @@ def test_websocket_echoes_text_and_binary(site):
         assert ws.recv(timeout=5) == b"\x00\xffbinary"
 
 
+def _accepted(site: DemoServer) -> int:
+    """Connections the site's server has accepted and holds open (this process is both ends)."""
+    return sum(1 for c in psutil.Process().net_connections("tcp")
+               if c.laddr and c.laddr.port == site.port and c.status == psutil.CONN_ESTABLISHED)
+
+
 def _eventually(condition, timeout: float = 10.0) -> bool:
     """The server records a request just after the client has its answer: poll briefly."""
     deadline = time.monotonic() + timeout
@@ -217,7 +224,7 @@ def test_stop_ends_open_requests_and_websockets_and_frees_the_port():
     waiter.start()
     with ws_connect(site.ws_url) as ws:
         assert _eventually(lambda: bool(site._websockets))
-        time.sleep(0.2)  # let the slow request reach its handler
+        assert _eventually(lambda: _accepted(site) >= 2)  # the WebSocket's and the slow request's
         site.stop()
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=5)

@@ -140,7 +140,9 @@ def test_timings_are_measured(server):
     assert df.loc[0, "connect"] >= 0 and df.loc[1:, "connect"].isna().all()  # one keep-alive connection
     assert df["dns"].isna().all() and df["ssl"].isna().all()  # resolved while connecting; plain HTTP
     assert (df[["blocked", "send", "wait", "receive"]] >= 0).all().all()
-    assert df.loc[5, "wait"] >= 80  # the slow endpoint sleeps 80 ms before answering
+    # The slow endpoint sleeps 80 ms once it has the request: after the send began, before the
+    # first byte. Where send ends is stamped by a thread a loaded machine may run late.
+    assert df.loc[5, ["send", "wait"]].sum() >= 80
     phases = df[["blocked", "connect", "send", "wait", "receive"]].fillna(0).sum(axis=1)
     assert (df["time"] - phases).abs().max() < 0.01
     assert df["started"].is_monotonic_increasing

@@ -30,7 +30,7 @@ def message_html(grid) -> str:
     return "".join(o["data"]["text/html"] for o in grid.messages.outputs)
 
 
-def wait_for(predicate, timeout=5.0):
+def wait_for(predicate, timeout=60.0):  # long: only a failing test waits it out, a loaded machine may need it
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():

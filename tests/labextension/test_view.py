@@ -16,7 +16,7 @@ import pytest
 
 import necto_nb as nn
 from tests.conftest import REPO
-from tests.widgets.lab import JupyterLab, chromium, have_chromium
+from tests.widgets.lab import WAIT_S, JupyterLab, chromium, have_chromium
 from tests.widgets.test_browser import HOSTILE, hostile_har
 
 pytestmark = [
@@ -63,7 +63,7 @@ def file_item(page, name: str):
 def browse(page, lab, workspace: str) -> None:
     """The file browser at the root, in a fresh workspace (nothing restored beside it)."""
     page.goto(f"{lab.url}/lab/workspaces/{workspace}?reset&token={lab.token}")
-    page.wait_for_selector(".jp-DirListing-content .jp-DirListing-item", timeout=90_000)
+    page.wait_for_selector(".jp-DirListing-content .jp-DirListing-item")
 
 
 def double_click(page, lab, name: str):
@@ -74,7 +74,7 @@ def double_click(page, lab, name: str):
 
 
 def wait_rows(page, n: int) -> None:
-    page.wait_for_function("n => document.querySelectorAll('.necto-tr').length === n", arg=n, timeout=90_000)
+    page.wait_for_function("n => document.querySelectorAll('.necto-tr').length === n", arg=n)
 
 
 def test_devtools_har_shows_its_rows_report_and_waterfall(page, lab, corpus):
@@ -89,7 +89,7 @@ def test_devtools_har_shows_its_rows_report_and_waterfall(page, lab, corpus):
     for issue in session.report:
         panel.get_by_text(issue.message).first.wait_for()  # the import report
     panel.get_by_role("button", name="Export session").wait_for()
-    panel.locator(".js-plotly-plot").wait_for(timeout=90_000)  # the waterfall
+    panel.locator(".js-plotly-plot").wait_for()  # the waterfall
     assert page.locator(".lm-TabBar-tab.jp-mod-current[data-type=document-title]").inner_text() == DEVTOOLS
     assert panel.locator(ERRORS).count() == 0
     # the view never writes the file, not even when asked to save
@@ -113,7 +113,7 @@ def test_broken_file_shows_its_error_not_a_blank_panel(page, lab, corpus):
         nn.read_har(lab.root / name)
     panel = double_click(page, lab, name)
     error = panel.locator(ERRORS).first
-    error.wait_for(timeout=90_000)
+    error.wait_for()
     assert "HarError" in error.inner_text()
     assert str(expected.value).split(":")[-1].strip() in error.inner_text()
     assert panel.locator(".necto-grid").count() == 0
@@ -127,7 +127,7 @@ def test_hostile_text_and_file_name_stay_text(page, lab):
     wait_rows(page, 2)
     page.locator(f"{ROWS}[data-id='0']").click()
     panel.locator(".necto-detail").get_by_text("Response headers").wait_for()
-    panel.locator(".js-plotly-plot").wait_for(timeout=90_000)
+    panel.locator(".js-plotly-plot").wait_for()
     assert page.locator(f"{ROWS}[data-id='0'] .necto-td").nth(5).inner_text() == HOSTILE[0]
     assert HOSTILE[2] in panel.locator(".necto-detail").inner_text()
     assert panel.locator(ERRORS).count() == 0
@@ -155,7 +155,7 @@ def test_open_as_notebook_writes_the_cells_of_the_view_beside_the_file(page, lab
 
     from nbclient import NotebookClient
 
-    NotebookClient(written, timeout=120, resources={"metadata": {"path": str(lab.root)}}).execute()
+    NotebookClient(written, timeout=WAIT_S, resources={"metadata": {"path": str(lab.root)}}).execute()
     outputs = [o for c in written.cells for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)  # the grid
@@ -172,5 +172,5 @@ def test_open_with_editor_still_shows_the_raw_json(page, lab, corpus):
     assert {"necto_nb", "Editor"} <= set(submenu.locator(".lm-Menu-itemLabel").all_inner_texts())
     submenu.locator(".lm-Menu-itemLabel", has_text="Editor").click()
     editor = page.locator(".jp-FileEditor:visible .cm-content")
-    editor.get_by_text('"entries"').first.wait_for(timeout=60_000)
+    editor.get_by_text('"entries"').first.wait_for()
     assert json.loads((lab.root / "raw.har").read_text())["log"]["entries"]

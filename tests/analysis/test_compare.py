@@ -9,7 +9,7 @@ import pytest
 import necto_nb as nn
 from necto_nb import CACHE_BUSTERS, normalise_url
 from necto_nb.analysis import TimingComparison
-from tests.analysis.factory import entry, page, runs
+from tests.factory import entry, page, runs
 
 
 def test_urls_are_normalised_for_matching():

@@ -6,7 +6,12 @@ import pytest
 
 import necto_nb as nn
 from necto_nb.analysis.diff import VOLATILE_HEADERS, json_changes
-from tests.analysis.factory import entry
+from tests import factory
+
+
+def entry(*args, body: object = None, headers: dict | list = (), request_headers: dict | list = (), **kw) -> dict:
+    """The shared entry without headers or a body, so each change a test makes shows alone."""
+    return factory.entry(*args, body=body, headers=headers, request_headers=request_headers, **kw)
 
 API = "https://api.example.com/v1/orders"
 

@@ -10,7 +10,7 @@ import pytest
 import necto_nb as nn
 from necto_nb.demo import deploys
 from necto_nb.match import COLUMNS, template_path
-from tests.analysis.factory import entry
+from tests.factory import entry
 
 SITE = "https://www.example.com"
 

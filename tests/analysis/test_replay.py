@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import necto_nb as nn
-from tests.analysis.factory import entry
+from tests.factory import entry
 
 PROD = "https://prod.example.com"  # what the recording says; every test replays to loopback
 

@@ -9,7 +9,7 @@ import pytest
 import necto_nb as nn
 from necto_nb.analysis import Trend
 from necto_nb.demo import deploys
-from tests.analysis.factory import entry
+from tests.factory import entry
 
 
 @pytest.fixture(scope="module")

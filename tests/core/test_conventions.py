@@ -7,7 +7,7 @@ import re
 
 import necto_nb as nn
 from necto_nb.har.conventions import BARE_PERCENT, DEFAULT_PORTS, PHASES, no_response, total_time
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 PACKAGE = pathlib.Path(nn.__file__).parent
 

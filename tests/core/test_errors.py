@@ -9,7 +9,7 @@ import pytest
 import necto_nb as nn
 from necto_nb import errors
 from necto_nb.cli import main
-from tests.core.har_factory import har
+from tests.factory import har
 
 TREE = {name: cls for name, cls in vars(errors).items() if inspect.isclass(cls) and issubclass(cls, Exception)}
 

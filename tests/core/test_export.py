@@ -9,7 +9,7 @@ import os
 import pytest
 
 import necto_nb as nn
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 @pytest.fixture

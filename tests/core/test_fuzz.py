@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import necto_nb as nn
 from tests.conftest import assert_frame_matches_entries
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import necto_nb as nn
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 

@@ -11,7 +11,7 @@ import pytest
 import necto_nb as nn
 from necto_nb import frame
 from necto_nb.har.admit import frame_view, valid_view
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 def test_a_new_session_from_entries():

@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 import necto_nb as nn
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 def issue_at(session, path: str):

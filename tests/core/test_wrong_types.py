@@ -13,7 +13,7 @@ import pytest
 import necto_nb as nn
 from necto_nb.har import admit, schema
 from necto_nb.har.schema import Field
-from tests.core.har_factory import maximal
+from tests.factory import maximal
 
 VALUES = [None, {}, [], 7, "x", True]
 _STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")

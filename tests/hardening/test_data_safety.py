@@ -20,7 +20,7 @@ import pytest
 
 import necto_nb as nn
 from tests.conftest import corpus_files
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def sha(path: Path) -> str:
 # again with a generation number, announcing each finished file on stdout.
 WRITER = """
 import sys, necto_nb as nn
-from tests.core.har_factory import entry
+from tests.factory import entry
 target = sys.argv[1]
 s = nn.Session("big", [entry(url=f"https://example.com/{i}") | {"_body": "x" * 2000} for i in range(12000)])
 for generation in range(10**6):
@@ -90,7 +90,7 @@ def test_an_export_the_disk_refuses_keeps_the_old_file(tmp_path):
     target = tmp_path / "out.har"
     nn.read_har(har(entry())).to_har(target)
     before = sha(target)
-    code = ("import resource, signal, sys, necto_nb as nn; from tests.core.har_factory import entry; "
+    code = ("import resource, signal, sys, necto_nb as nn; from tests.factory import entry; "
             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000)); "
             "s = nn.Session('big', [entry() | {'_body': 'x' * 2000} for _ in range(1000)])\n"
             "try:\n    s.to_har(sys.argv[1])\nexcept OSError as e:\n    print(e.errno)")

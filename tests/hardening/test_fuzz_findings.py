@@ -12,7 +12,7 @@ import time
 import pytest
 
 import necto_nb as nn
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 def with_raw(path: list, raw: bytes) -> bytes:

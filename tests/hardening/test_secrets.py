@@ -19,7 +19,7 @@ import pytest
 
 import necto_nb as nn
 from tests.conftest import corpus_files
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 JWT = ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwiZXhwIjoxNzAwMDAwMDAwfQ"
        ".c2lnbmF0dXJlLWJ5dGVzLWhlcmUtYWJjZGVm")

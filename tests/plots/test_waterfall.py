@@ -12,7 +12,14 @@ import pytest
 import necto_nb as nn
 from necto_nb.plots.style import PHASE_COLORS, escape
 from necto_nb.plots.waterfall import BARS_UP_TO
-from tests.analysis.factory import T0, entry, page
+from tests import factory
+from tests.factory import T0, page
+
+
+def entry(*args, timings: dict | None = None, **kw) -> dict:
+    """The shared entry with the phases these figures are drawn from (1 + 0.5 + 20 + 3 = 24.5 ms)
+    and no status text, so a label shows the status alone."""
+    return factory.entry(*args, timings={"wait": 20.0, "receive": 3.0} | (timings or {}), status_text="", **kw)
 
 PHASE_NAMES = ["blocked", "dns", "connect (without ssl)", "ssl", "send", "wait", "receive"]
 

@@ -6,7 +6,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb.plots.waterfall import BARS_UP_TO
-from tests.analysis.factory import entry, page
+from tests.factory import entry, page
 from tests.widgets.lab import chromium as chromium_context
 from tests.widgets.lab import needs_chromium
 
@@ -78,7 +78,8 @@ def test_bars_page_marks_and_escaped_hover_render(chromium, corpus, tmp_path):
 
 def test_many_requests_render_with_webgl_and_hover(chromium, tmp_path):
     n = BARS_UP_TO * 2
-    s = nn.Session("many", [entry(f"https://example.com/asset/{i}.js", at=i * 2.0) for i in range(n)])
+    s = nn.Session("many", [entry(f"https://example.com/asset/{i}.js", at=i * 2.0, timings={"wait": 20.0})
+                            for i in range(n)])
     fig = nn.waterfall(s)
     tab = show(chromium, fig, tmp_path / "many.html")
     assert tab.locator("#plot canvas.gl-canvas-context").count() == 1

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import necto_nb as nn
-from tests.analysis.factory import runs as make_runs
+from tests.factory import runs as make_runs
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import necto_nb as nn
 from necto_nb import frame
 from tests.conftest import corpus_files
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_an_unreadable_file_fails_the_computation_naming_it(client, tmp_path):
 
 
 def test_compare_timings_and_trend_take_the_dask_frame(client, tmp_path):
-    from tests.analysis.factory import runs as make_runs
+    from tests.factory import runs as make_runs
 
     sessions = make_runs(6, 8, seed=1) + make_runs(6, 8, seed=2, slow={3: 3.0})
     for night, session in enumerate(sessions, 1):

@@ -10,7 +10,7 @@ import pytest
 import necto_nb as nn
 from necto_nb.parquet import RUNS_FILE
 from tests.conftest import corpus_files
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import necto_nb as nn
 from necto_nb import frame
 from necto_nb.runs import read_group, run_names
 from tests.conftest import corpus_files
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 def nightly(folder: Path, days: int = 3, per_day: int = 2) -> list[Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook, py, run_all,
                                wait_py)
 

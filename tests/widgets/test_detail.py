@@ -11,7 +11,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb.widgets.detail import body_html, render, timing_html
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 MARKUP = ['<script>alert("x")</script>', "<img src=x onerror=alert(1)>", '"><svg onload=alert(2)>']
 PNG = base64.b64decode(

@@ -13,7 +13,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb.widgets import TrafficGrid
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 def click(grid, pos, **keys):

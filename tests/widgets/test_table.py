@@ -12,7 +12,7 @@ import pytest
 import necto_nb as nn
 from necto_nb.widgets.table import TrafficTable, human_ms, human_size
 from necto_nb.widgets.view import Filter, order
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 def browser(table: TrafficTable, **content) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb.widgets.view import Filter, options, order
-from tests.core.har_factory import entry, har
+from tests.factory import entry, har
 
 
 @pytest.fixture

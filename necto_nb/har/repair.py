@@ -14,11 +14,13 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from copy import copy, deepcopy
+from copy import copy
 from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 from urllib.parse import quote
+
+import msgspec
 
 from necto_nb.har import model, schema
 from necto_nb.har.conventions import BARE_PERCENT, no_response, total_time
@@ -205,7 +207,8 @@ class Repairer:
         if required:
             repair(obj[key])
             return
-        report, attempt = self.report, deepcopy(obj[key])
+        # a copy through msgspec: copy.deepcopy recurses in Python, and what a file nests can be deeper
+        report, attempt = self.report, msgspec.json.decode(msgspec.json.encode(obj[key]))
         self.report = Report()
         try:
             repair(attempt)

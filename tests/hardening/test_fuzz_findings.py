@@ -132,6 +132,16 @@ def test_redacting_a_deeply_nested_json_body_still_redacts_it(depth):
     assert "hunter2" not in json.dumps(doc)
 
 
+def test_an_optional_object_nesting_deeper_than_python_recurses_is_repaired():
+    """A cache state missing what it needs is repaired on a copy; a deep value in it must not
+    make that copy recurse past Python's limit (found by the 10,000-case fuzz run)."""
+    deep = b"[" * 900 + b"]" * 900
+    s = nn.read_har(with_raw(["cache", "beforeRequest"], b'{"_deep": ' + deep + b"}"))
+    assert len(s) == 1
+    assert issue_at(s, "log.entries[0].cache.beforeRequest").severity == "warning"
+    assert json.dumps(s.to_har()).count("[") >= 900  # kept aside whole, as it came
+
+
 def test_extend_checks_dates_and_bytes_like_an_import():
     s = nn.Session()
     s.extend([entry(startedDateTime="0001-01-01T00:00:00Z"), json.dumps(entry(url="https://e.com/X")).encode()

@@ -11,7 +11,9 @@ from typing import Literal
 Severity = Literal["error", "warning", "info"]
 _ORDER = {"error": 0, "warning": 1, "info": 2}
 _INDEX = re.compile(r"\[\d+\]")
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")  # a value a message quotes (a URL, a date)
+# A value a message quotes (a URL, a date). Possessive: a quoted value of megabytes is matched
+# without a backtracking state kept per character (that took a gigabyte).
+_QUOTED = re.compile(r"'(?:[^'\\]++|\\.)*+'")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,13 @@ import pytest
 
 import necto_nb as nn
 from tests.conftest import REPO
-from tests.widgets.lab import WAIT_S, JupyterLab, chromium, have_chromium
-from tests.widgets.test_browser import HOSTILE, hostile_har
+from tests.widgets.lab import WAIT_S, JupyterLab, needs_chromium
+from tests.widgets.test_browser import HOSTILE, browser_context, hostile_har, page  # noqa: F401 (fixtures)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
-    pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed (apt-get install chromium)"),
+    needs_chromium,
 ]
 
 BUILD = REPO / "necto_nb" / "labextension"
@@ -36,23 +36,6 @@ def lab(tmp_path_factory):
     server = JupyterLab(tmp_path_factory.mktemp("hars"), labextensions=(BUILD,))
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def browser_context():
-    with chromium() as context:
-        yield context
-
-
-@pytest.fixture
-def page(lab, browser_context):
-    page = browser_context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.dialogs = dialogs
-    yield page
-    page.close()
-    lab.shutdown_kernels()
 
 
 def file_item(page, name: str):

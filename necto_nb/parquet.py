@@ -79,9 +79,10 @@ def _har_column(runs: Runs):
 
     data, ends, base = [], [np.zeros(1, np.int64)], 0
     for run in runs._runs.values():
-        data.append(run.data)
-        ends.append(run.ends + base)
-        base += len(run.data)
+        packed = run.packed()
+        data.append(packed.data)
+        ends.append(packed.ends + base)
+        base += len(packed.data)
     offsets = np.concatenate(ends)
     # JSON text, UTF-8 checked on import: a string column, so SQL engines read it as JSON
     return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
@@ -93,7 +94,7 @@ def _write_runs(runs: Runs, out: Path) -> None:
     import pyarrow.parquet as pq
 
     rows = [{
-        "run": r.name, "file": r.file, "entries": len(r.ends), "log": json.dumps(r.log),
+        "run": r.name, "file": r.file, "entries": len(r.entries), "log": json.dumps(r.log),
         "pages": json.dumps(r.pages), "pages_absent": r.pages_absent, "page_ids": json.dumps(sorted(r.page_ids)),
         "folder": r.folder, "origin": None if r.origin is None else json.dumps(r.origin),
         "report": json.dumps([[i.severity, i.path, i.message, i.action] for i in r.report]),
@@ -114,7 +115,7 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from necto_nb.runs import RunData, Runs
+    from necto_nb.runs import Packed, RunData, Runs
 
     folder = Path(path)
     if not (folder / RUNS_FILE).is_file():
@@ -145,7 +146,7 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
         runs_data.append(RunData(
             row.run, row.file, json.loads(row.log), json.loads(row.pages),
             Report(Issue(*issue) for issue in json.loads(row.report)),
-            memoryview(har.buffers()[2])[first:int(offsets[-1])], offsets[1:] - first,
+            Packed(memoryview(har.buffers()[2])[first:int(offsets[-1])], offsets[1:] - first),
             set(json.loads(row.page_ids)), row.folder, None if row.origin is None else json.loads(row.origin),
             bool(row.pages_absent)))
     return Runs(df, runs_data)

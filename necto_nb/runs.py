@@ -24,7 +24,8 @@ import pandas as pd
 from necto_nb import frame
 from necto_nb.errors import ArgumentError, ArgumentTypeError, HarError, UnknownKeyError
 from necto_nb.har.deferred import Rest
-from necto_nb.har.entries import Entries
+from necto_nb.har.entries import Entries, Stored
+from necto_nb.har.progress import CHUNK
 from necto_nb.har.read import parse, paused_gc
 from necto_nb.har.report import Report
 from necto_nb.session import Session, SessionState
@@ -36,27 +37,48 @@ PARALLEL_FROM = 32 << 20
 PROGRESS_FROM = 100
 
 
+@dataclass(frozen=True)
+class Packed:
+    """Entries' JSON bytes back to back, and where each ends (`entries.Stored`)."""
+
+    data: bytes | memoryview
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, raws: Sequence[Any]) -> Packed:
+        return cls(b"".join(raws), np.cumsum([len(r) for r in raws], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def load(self) -> list[memoryview]:
+        view = memoryview(self.data)
+        starts = np.concatenate([[0], self.ends[:-1]]) if len(self.ends) else self.ends
+        return [view[a:b] for a, b in zip(starts.tolist(), self.ends.tolist())]
+
+
 @dataclass
 class RunData:
     """What a Session is made of, but its frame (which is in the Runs' frame): one file's
-    metadata, its report, and its entries' JSON bytes back to back."""
+    metadata, its report, and its entries' JSON bytes, kept compact (`entries.Stored`: the
+    file's bytes, entries packed back to back, a Parquet file) until a Session asks."""
 
     name: str
     file: str
     log: dict[str, Any]
     pages: list[dict]
     report: Report
-    data: bytes | memoryview  # the entries, concatenated (a view into a Parquet column)
-    ends: np.ndarray  # where each entry ends in `data`
+    entries: Stored
     page_ids: set[str] = field(default_factory=set)
     folder: str | None = None
     origin: list[int] | None = None  # each entry's position in the file, where some were set aside
     pages_absent: bool = False
 
-    def raws(self) -> list[memoryview]:
-        view = memoryview(self.data)
-        starts = np.concatenate([[0], self.ends[:-1]]) if len(self.ends) else self.ends
-        return [view[a:b] for a, b in zip(starts.tolist(), self.ends.tolist())]
+    def raws(self) -> list:
+        return self.entries.load()
+
+    def packed(self) -> Packed:
+        return self.entries if isinstance(self.entries, Packed) else Packed.of(self.raws())
 
 
 def find_files(sources: Any) -> list[str]:
@@ -148,6 +170,7 @@ def read_group(files: Sequence[tuple[str, str]]) -> tuple[pd.DataFrame, list[Run
     parts, and `(file, what was wrong)` for each file that could not be read."""
     builder = frame.Builder()
     runs, failed, sizes = [], [], []
+    batch: list = []  # views of several files, added at once: a small file's chunk costs as much to add as a large one
     with paused_gc():
         for run, file in files:
             chunks: list = []
@@ -161,14 +184,16 @@ def read_group(files: Sequence[tuple[str, str]]) -> tuple[pd.DataFrame, list[Run
                 failed.append((file, "nested too deeply to read"))
                 continue
             for views in chunks:  # added once the whole file read: a failure leaves no rows behind
-                builder.add(views)
-            raws = parsed.entries.raws()
-            ends = np.cumsum([len(r) for r in raws], dtype=np.int64)
-            runs.append(RunData(run, file, parsed.log, parsed.pages, parsed.report, b"".join(raws), ends,
+                batch += views
+            if len(batch) >= CHUNK:
+                builder.add(batch)
+                batch = []
+            stored = parsed.entries.stored or Packed.of(parsed.entries.raws())  # repaired ones: as repaired
+            runs.append(RunData(run, file, parsed.log, parsed.pages, parsed.report, stored,
                                 parsed.rest.page_ids, str(parsed.folder) if parsed.folder else None,
                                 parsed.rest.origin, parsed.pages_absent))
-            sizes.append(len(raws))
-        df = builder.frame()
+            sizes.append(len(stored))
+        df = builder.add(batch).frame()
     counts = np.asarray(sizes, dtype=np.int64)
     df.index = pd.Index(np.concatenate([np.arange(n) for n in counts]) if len(counts) else [], dtype="int64",
                         name="entry")
@@ -190,7 +215,7 @@ class Runs:
         self.df = df
         self._runs = {r.name: r for r in runs}
         self.report = report if report is not None else Report()
-        sizes = np.array([len(r.ends) for r in runs], dtype=np.int64)
+        sizes = np.array([len(r.entries) for r in runs], dtype=np.int64)
         self._ends = dict(zip(self._runs, np.cumsum(sizes).tolist()))
         self._sizes = dict(zip(self._runs, sizes.tolist()))
 
@@ -285,7 +310,7 @@ class Runs:
         rows = self.df.iloc[end - self._sizes[name]:end].drop(columns=list(frame.RUN_COLUMNS))
         rows = rows.assign(**{c: rows[c].cat.remove_unused_categories()
                               for c, (dtype, _) in frame.COLUMNS.items() if dtype == "category"})
-        entries, report = Entries(run.raws()), Report(run.report)
+        entries, report = Entries(stored=run.entries), Report(run.report)
         folder = Path(run.folder) if run.folder else None
         return Session._of(run.name, SessionState(
             run.log, list(run.pages), report, entries, [rows],

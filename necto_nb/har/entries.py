@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 import json
 
@@ -22,18 +22,35 @@ def decode(raw: Any) -> Any:
         return json.loads(bytes(raw))
 
 
+class Stored(Protocol):
+    """Entries' JSON bytes kept in a compact form (a file's bytes, a Parquet column), split
+    into one buffer per entry only when someone asks; `load` gives a fresh list each time."""
+
+    def __len__(self) -> int: ...
+    def load(self) -> list: ...
+
+
 class Entries(Sequence[dict]):
     """A sequence of HAR entry dicts backed by each entry's JSON bytes.
 
     Raw slices share the imported buffer, so the entries cost about the file's size, and
-    an entry nobody changed is written back as the bytes it came as.
+    an entry nobody changed is written back as the bytes it came as. Made from `stored`,
+    the entries are split out of it on first use (most reads of many runs never need them).
     """
 
-    def __init__(self, raws: list | None = None) -> None:
-        self._raws = raws if raws is not None else []
+    def __init__(self, raws: list | None = None, *, stored: Stored | None = None) -> None:
+        self._list = raws if raws is not None or stored is not None else []
+        self.stored = stored if raws is None else None  # until split
+
+    @property
+    def _raws(self) -> list:
+        if self._list is None:
+            self._list = self.stored.load()
+            self.stored = None
+        return self._list
 
     def __len__(self) -> int:
-        return len(self._raws)
+        return len(self.stored) if self._list is None else len(self._list)
 
     @overload
     def __getitem__(self, i: int) -> dict: ...

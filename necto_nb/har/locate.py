@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from necto_nb.errors import HarError
+from necto_nb.har.model import FrameEntry
 from necto_nb.har.json_errors import decode_or_raise, json_kind
 from necto_nb.har.report import Report
 
@@ -32,8 +34,42 @@ class _Usual(msgspec.Struct, forbid_unknown_fields=True):
     log: _Log
 
 
+class _ViewedLog(_Log, forbid_unknown_fields=True):
+    entries: list[FrameEntry]  # type: ignore[assignment]
+
+
+class _Viewed(msgspec.Struct, forbid_unknown_fields=True):
+    log: _ViewedLog
+
+
 _usual = msgspec.json.Decoder(_Usual)
+_viewed = msgspec.json.Decoder(_Viewed)
 _LOG_KEYS = [key for key in _Log.__struct_fields__ if key != "entries"]
+
+
+@dataclass(frozen=True)
+class InFile:
+    """The entries of a HAR of the usual shape, kept as the file's bytes: split into one
+    buffer per entry (`load`) only when asked (`entries.Stored`)."""
+
+    data: bytes
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def load(self) -> list[msgspec.Raw]:
+        return _usual.decode(self.data).log.entries
+
+
+def viewed(data: bytes) -> tuple[dict[str, msgspec.Raw], list[FrameEntry]] | None:
+    """log's fields but entries, and what the frame reads of every entry, in one pass over
+    a file of the usual shape whose frame fields all have their types; None for any other."""
+    try:
+        log = _viewed.decode(data).log
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return {key: getattr(log, key) for key in _LOG_KEYS if getattr(log, key)}, log.entries
 
 
 def log_and_entries(data: bytes, name: str, report: Report) -> tuple[dict[str, msgspec.Raw], list[msgspec.Raw]]:

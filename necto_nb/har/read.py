@@ -5,7 +5,9 @@ Reading comes in two parts. `parse` decodes what the traffic frame reads of each
 at a time, to whoever builds the frame. `deferred.Rest.check` later checks every other
 field (`model.Entry`) — the headers, cookies, bodies — which costs as much again and which
 a Session runs on first need. Either part sends an entry that fails to `admit`'s repair,
-the only place entries become Python dicts. The steps have their own modules: `encoding`
+the only place entries become Python dicts. A file of the usual shape whose frame fields
+are all valid (most) is decoded in one pass, its entries kept as the file's bytes and split
+one by one only when asked; any other goes entry by entry, as a chunk's views fail. The steps have their own modules: `encoding`
 (BOM, JSONP, UTF-8), `locate` (where the log is), `json_errors`, `progress`.
 """
 
@@ -28,13 +30,15 @@ from necto_nb.har.deferred import Rest
 from necto_nb.har.encoding import unwrap, valid_utf8
 from necto_nb.har.entries import Entries
 from necto_nb.har.json_errors import decode_or_raise
-from necto_nb.har.locate import log_and_entries
+from necto_nb.har.locate import InFile, log_and_entries, viewed
 from necto_nb.har.progress import CHUNK, chunks
 from necto_nb.har.repair import Repairer, is_date
 from necto_nb.har.report import Report
 from necto_nb.har.source import Source, load
 
 _frame_decoder = msgspec.json.Decoder(model.FrameEntry)
+#: Files up to this size are decoded in one pass, every entry's view at once (see `parse`).
+ONE_PASS_UP_TO = 32 << 20
 _any = msgspec.json.Decoder()
 
 Sink = Callable[[list[model.FrameEntry]], object]
@@ -73,7 +77,10 @@ def parse(source: Source, sink: Sink, *, strict: bool = False, name: str | None 
     name = name or loaded.name
     report = Report()
     data = valid_utf8(unwrap(loaded.data, report), report)
-    log, raws = log_and_entries(data, name, report)
+    one_pass = viewed(data) if len(data) <= ONE_PASS_UP_TO else None
+    if one_pass is not None and not model.on_pattern(one_pass[1]):
+        one_pass = None  # an entry to repair: entry by entry
+    log, raws = one_pass if one_pass is not None else log_and_entries(data, name, report)
     meta = {key: decode_or_raise(_any, raw, name, f"log.{key}") for key, raw in log.items()}
     repairer = Repairer(report)
     repairer.log(meta)
@@ -85,7 +92,12 @@ def parse(source: Source, sink: Sink, *, strict: bool = False, name: str | None 
     page_ids: set[str] = {p["id"] for p in pages if isinstance(p, dict) and isinstance(p.get("id"), str)}
     # a page without its start gets its first entry's: note those only if one is needed
     starts = any(isinstance(p, dict) and not is_date(p.get("startedDateTime")) for p in pages)
-    entries, first_seen, dropped = _read_entries(raws, name, repairer, meta, sink, progress, starts)
+    if one_pass is not None:
+        entries, first_seen, dropped = _viewed_entries(data, one_pass[1], sink, progress, name), {}, set()
+        if starts:
+            first_seen = _first_seen(one_pass[1])
+    else:
+        entries, first_seen, dropped = _read_entries(raws, name, repairer, meta, sink, progress, starts)
     origin = [i for i in range(len(raws)) if i not in dropped] if dropped else None
     parsed = Parsed(name, meta, _read_pages(pages, first_seen, repairer, meta), entries, report,
                     Rest(name, entries, report, page_ids, loaded.folder, origin, progress), loaded.folder,
@@ -100,6 +112,19 @@ def parse(source: Source, sink: Sink, *, strict: bool = False, name: str | None 
 
 
 _pageref, _started = attrgetter("pageref"), attrgetter("startedDateTime")
+
+
+def _viewed_entries(data: bytes, views: list[model.FrameEntry], sink: Sink, progress: bool | None,
+                    name: str) -> Entries:
+    """The entries of a file read in one pass: all valid, kept as the file's bytes."""
+    for first in chunks(len(views), progress, f"read {name}"):
+        sink(views[first:first + CHUNK])
+    return Entries(stored=InFile(data, len(views)))
+
+
+def _first_seen(views: list[model.FrameEntry]) -> dict[str, str]:
+    """Each page's first entry's start (reversed: the first written is the one that stays)."""
+    return dict(zip(map(_pageref, reversed(views)), map(_started, reversed(views))))
 
 
 def _read_entries(raws: list[msgspec.Raw], name: str, repairer: Repairer, meta: dict, sink: Sink,
@@ -127,8 +152,8 @@ def _read_entries(raws: list[msgspec.Raw], name: str, repairer: Repairer, meta: 
             kept += admitted.raws
             invalid += admitted.invalid
             dropped.update(admitted.dropped)
-        if starts:  # reversed: the first entry of a page is the last written, so it stays
-            first_seen = dict(zip(map(_pageref, reversed(views)), map(_started, reversed(views)))) | first_seen
+        if starts:
+            first_seen = _first_seen(views) | first_seen
         sink(views)
     if invalid:
         meta["_invalidEntries"] = invalid

@@ -220,3 +220,22 @@ def test_a_column_is_one_spec(monkeypatch):
     s = nn.read_har(har(entry(), entry(status=404)))
     assert s.df["response_headers_size"].tolist() == [120.0, 120.0]
     assert s.df["response_headers_size"].dtype == "float64"
+
+
+def test_a_usual_file_keeps_its_entries_as_its_bytes_until_asked():
+    entries = [entry(), entry(url="https://example.org/x", status=404)]
+    data = msgspec.json.encode(har(*entries))
+    s = nn.read_har(data)
+    assert s._state.entries.stored is not None  # read in one pass: not split yet
+    assert s.df["status"].tolist() == [200, 404]
+    assert list(s.entries) == entries and s._state.entries.stored is None
+    assert s.to_har()["log"]["entries"] == entries
+
+
+def test_a_file_with_an_entry_to_repair_is_read_entry_by_entry_and_reported_where():
+    broken = entry(url="https://example.org/x")
+    broken["startedDateTime"] = "2026-11-01 10:00:00"  # a space for the T: repaired
+    s = nn.read_har(har(entry(), broken))
+    assert s._state.entries.stored is None
+    assert any(i.path == "log.entries[1].startedDateTime" for i in s.report)
+    assert s.df["host"].tolist() == ["example.com", "example.org"]

@@ -12,7 +12,8 @@ import glob
 from collections import Counter
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -33,6 +34,8 @@ from necto_nb.session import Session, SessionState
 HAR_SUFFIXES = (".har", ".har.gz", ".zhar")
 #: Below this many bytes of HAR the files are read in this process: starting workers costs more.
 PARALLEL_FROM = 32 << 20
+#: Files read into one frame at a time (in a worker, then sent back whole).
+GROUP = 32
 #: Reads of at least this many files show a progress bar.
 PROGRESS_FROM = 100
 
@@ -352,8 +355,9 @@ def read_hars(sources: Any, *, engine: str = "pandas", progress: bool | None = N
 
     `sources`: a glob (`"nightly/2026-11-*/*.har"`), a folder, a path, an fsspec URL
     (`s3://...` with s3fs) or a list of them. A file that cannot be read is named in
-    `runs.report` with its error; the others are read. Large reads run in `workers`
-    processes (default: one per core) and show a progress bar unless `progress=False`.
+    `runs.report` with its error; the others are read. Reads of 32 MB and more run in
+    `workers` processes, this one included (default: one per core); reads of 100 files and
+    more show a progress bar unless `progress=False`.
     """
     files = find_files(sources)
     names = run_names(files)
@@ -365,19 +369,11 @@ def read_hars(sources: Any, *, engine: str = "pandas", progress: bool | None = N
         raise ArgumentError(f"engine={engine!r}: 'pandas' or 'dask'")
     pairs = list(zip(names, files))
     workers = workers or os.cpu_count() or 1
-    if workers > 1 and len(files) > 1 and _size(files) >= PARALLEL_FROM:
-        size = -(-len(pairs) // (workers * 4))  # a few groups a worker, so none waits for the last
-        results = _parallel([pairs[i:i + size] for i in range(0, len(pairs), size)], workers, progress)
-    else:
-        bar = _bar(len(files), progress)
-        results = []
-        for start in range(0, len(pairs), 32):
-            results.append(read_group(pairs[start:start + 32]))
-            if bar is not None:
-                bar.update(len(pairs[start:start + 32]))
-        if bar is not None:
-            bar.close()
-    return _combine(results, pairs)
+    if workers < 1:
+        raise ArgumentError(f"workers={workers}: at least 1")
+    helpers = workers - 1 if len(files) > GROUP and _size(files) >= PARALLEL_FROM else 0
+    groups = [pairs[i:i + GROUP] for i in range(0, len(pairs), GROUP)]
+    return _combine(_read(groups, helpers, _bar(len(files), progress)), pairs)
 
 
 def _size(files: Sequence[str]) -> int:
@@ -392,18 +388,34 @@ def _bar(total: int, progress: bool | None):
     return None
 
 
-def _parallel(groups: list, workers: int, progress: bool | None) -> list:
-    """Read `groups` in `workers` processes (forkserver: a kernel's threads are not forked)."""
-    from concurrent.futures import as_completed
+def _read(groups: list, helpers: int, bar: Any) -> list:
+    """Each group read, in order: in this process, and in `helpers` more processes that each
+    take the next group not yet taken once they have started (forkserver: a kernel's threads
+    are not forked; a worker's start, importing pandas, costs it about half a second, which
+    this process spends reading). A few groups at most wait for each helper."""
+    results: list = [None] * len(groups)
+    taken = 0
 
-    bar = _bar(sum(map(len, groups)), progress)
-    with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
-        futures = {pool.submit(read_group, group): i for i, group in enumerate(groups)}
-        results: list = [None] * len(groups)
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if bar is not None:
-                bar.update(len(groups[futures[future]]))
+    def done(i: int, result: tuple) -> None:
+        results[i] = result
+        if bar is not None:
+            bar.update(len(groups[i]))
+
+    with ExitStack() as stack:
+        pool = stack.enter_context(ProcessPoolExecutor(helpers, mp_context=get_context("forkserver"))) \
+            if helpers else None
+        waiting: dict = {}
+        while taken < len(groups):
+            for future in [f for f in waiting if f.done()]:
+                done(waiting.pop(future), future.result())
+            while pool is not None and len(waiting) < 2 * helpers and taken < len(groups) - 1:
+                waiting[pool.submit(read_group, groups[taken])] = taken
+                taken += 1
+            if taken < len(groups):
+                done(taken, read_group(groups[taken]))
+                taken += 1
+        for future in as_completed(waiting):
+            done(waiting[future], future.result())
     if bar is not None:
         bar.close()
     return results

@@ -119,13 +119,19 @@ def test_selecting_runs(tmp_path):
 
 
 def test_parallel_workers_give_the_same_runs(tmp_path, monkeypatch):
-    files = nightly(tmp_path, days=4, per_day=3)
+    bad = tmp_path / "2026-11-00" / "broken.har"  # first: in the first group, which a worker reads
+    bad.parent.mkdir()
+    bad.write_text('{"log": {"entries": [')
+    files = [bad, *nightly(tmp_path, days=4, per_day=3)]
     serial = nn.read_hars(files, progress=False, workers=1)
     monkeypatch.setattr("necto_nb.runs.PARALLEL_FROM", 0)  # real processes on a few small files
+    monkeypatch.setattr("necto_nb.runs.GROUP", 2)  # 7 groups: the helper takes the first two at once
     parallel = nn.read_hars(files, progress=False, workers=2)
     pd.testing.assert_frame_equal(parallel.df, serial.df)
-    assert parallel.names == serial.names
+    assert parallel.names == serial.names and len(parallel) == 12
     assert all(parallel[n].to_har() == serial[n].to_har() for n in serial.names)
+    [issue] = parallel.report
+    assert issue.path == str(bad) and "ends early" in issue.message and issue.action == "skipped"
 
 
 def test_a_failing_file_leaves_no_rows_in_its_group(tmp_path):

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -50,13 +51,16 @@ def write_parquet(runs: Runs, path: str | os.PathLike, *, compression: str = "zs
     df = runs.df.drop(columns=list(frame.RUN_COLUMNS))
     table = pa.Table.from_pandas(df, preserve_index=True).append_column("har", _har_column(runs))
     table = table.cast(_schema()).replace_schema_metadata(None)  # the same types whatever the runs hold
+    # the frame's columns uncompressed: a few kB a run, and a zstd context per column chunk
+    # cost more to set up than reading them does
+    codecs = {name: "none" for name in table.schema.names} | {"har": compression}
     start = 0
     for name, size in zip(runs.names, runs._sizes.values()):
         folder = out / f"run={quote(name, safe='')}"
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir()
-        pq.write_table(table.slice(start, size), folder / PART, compression=compression)
+        pq.write_table(table.slice(start, size), folder / PART, compression=codecs)
         start += size
     _write_runs(runs, out)
     return out
@@ -115,7 +119,7 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from necto_nb.runs import Packed, RunData, Runs
+    from necto_nb.runs import RunData, Runs
 
     folder = Path(path)
     if not (folder / RUNS_FILE).is_file():
@@ -128,50 +132,96 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
         meta = meta.set_index("run").loc[runs].reset_index()
     if not len(meta):
         return Runs(frame.meta(runs=True), [])
-    # Each run's file directly, in the runs' order (no discovery, no reordering after), on
-    # threads: pyarrow decodes without the GIL.
+    parts = [_part(folder, name) for name in meta["run"]]
+    # Each run's file directly, in the runs' order, its frame's columns only (the entries' JSON,
+    # most of the bytes, is read when a run's entries are asked for), on threads: pyarrow
+    # decodes without the GIL.
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        tables = list(pool.map(lambda name: _read_run(folder, name, pq), meta["run"]))
+        tables = list(pool.map(_read_frame, parts))
     sizes = [len(t) for t in tables]
     if sizes != meta["entries"].tolist():
         wrong = next(i for i, (a, b) in enumerate(zip(sizes, meta["entries"])) if a != b)
         raise HarError(f"{folder}: run {meta['run'][wrong]!r} holds {sizes[wrong]} entries, "
                        f"{RUNS_FILE} says {meta['entries'][wrong]}")
-    df = _frame(pa.concat_tables([t.drop_columns(["har"]) for t in tables]), meta)
-    runs_data = []
-    for row, table in zip(meta.itertuples(index=False), tables):
-        har = table.column("har").combine_chunks()  # one chunk per file: no copy, the entries stay in its buffer
-        offsets = np.frombuffer(har.buffers()[1], dtype=np.int64)[har.offset:har.offset + len(har) + 1]
-        first = int(offsets[0])
-        runs_data.append(RunData(
-            row.run, row.file, json.loads(row.log), json.loads(row.pages),
-            Report(Issue(*issue) for issue in json.loads(row.report)),
-            Packed(memoryview(har.buffers()[2])[first:int(offsets[-1])], offsets[1:] - first),
-            set(json.loads(row.page_ids)), row.folder, None if row.origin is None else json.loads(row.origin),
-            bool(row.pages_absent)))
+    df = _frame(pa.concat_tables(tables), meta)
+    runs_data = [RunData(
+        row.run, row.file, json.loads(row.log), json.loads(row.pages),
+        Report(Issue(*issue) for issue in json.loads(row.report)), InParquet.of(part, row.entries),
+        set(json.loads(row.page_ids)), row.folder, None if row.origin is None else json.loads(row.origin),
+        bool(row.pages_absent)) for row, part in zip(meta.itertuples(index=False), parts)]
     return Runs(df, runs_data)
 
 
-def _read_run(folder: Path, name: str, pq: Any):
+@dataclass(frozen=True)
+class InParquet:
+    """A run's entries in its Parquet file's `har` column, read when asked (`entries.Stored`):
+    as the file was when the dataset was read, or an error saying it changed."""
+
+    path: Path
+    count: int
+    stamp: tuple[int, int]  # size and modification time when read
+
+    @classmethod
+    def of(cls, path: Path, count: int) -> InParquet:
+        return cls(path.absolute(), int(count), _stamp(path))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def load(self) -> list[memoryview]:
+        import pyarrow.parquet as pq
+
+        from necto_nb.runs import Packed
+
+        try:
+            changed = _stamp(self.path) != self.stamp
+            har = None if changed else pq.ParquetFile(self.path).read(columns=["har"]).column("har").combine_chunks()
+        except OSError as exc:
+            raise HarError(f"{self.path}: cannot read the run's entries ({exc})") from None
+        if har is None or len(har) != self.count:
+            raise HarError(f"{self.path}: changed since the dataset was read; read it again")
+        offsets = np.frombuffer(har.buffers()[1], dtype=np.int64)[har.offset:har.offset + len(har) + 1]
+        first = int(offsets[0])  # one chunk: no copy, the entries stay in the column's buffer
+        return Packed(memoryview(har.buffers()[2])[first:int(offsets[-1])], offsets[1:] - first).load()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _part(folder: Path, name: str) -> Path:
     part = folder / f"run={quote(name, safe='')}" / PART
     if not part.is_file():
         raise HarError(f"{folder}: run {name!r} is in {RUNS_FILE} but {part} is missing")
-    return pq.ParquetFile(part).read(use_threads=False)  # a small file: threads cost more than they save
+    return part
 
 
-def _categorical(values: pd.Series) -> pd.Categorical:
-    """Categories in order of first appearance, as the frame builder makes them (not sorted)."""
-    codes, categories = pd.factorize(values)
-    return pd.Categorical.from_codes(codes, categories)
+def _read_frame(part: Path):
+    import pyarrow.parquet as pq
+
+    # a small file: threads within it cost more than they save
+    return pq.ParquetFile(part).read(columns=[*frame.COLUMNS, "entry"], use_threads=False)
+
+
+def _categorical(column: Any) -> pd.Categorical:
+    """Categories in order of first appearance, as the frame builder makes them (not sorted),
+    encoded by Arrow."""
+    import pyarrow.compute as pc
+
+    encoded = column.dictionary_encode().combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return pd.Categorical.from_codes(codes, encoded.dictionary.to_pylist())
 
 
 def _frame(table: Any, meta: pd.DataFrame) -> pd.DataFrame:
     """The frame as `Runs.df` has it: `run` and `file` in front, each column in its dtype."""
-    df = table.to_pandas()
+    table = table.combine_chunks()  # one chunk a column, not one a run: converted in one go
+    df = table.drop_columns(_CATEGORIES).to_pandas()
     df = df.set_index("entry") if "entry" in df.columns else df
     typed = {name: df[name] if str(df[name].dtype) == dtype else df[name].astype(dtype)
              for name, (dtype, _) in frame.COLUMNS.items() if name not in _CATEGORIES}
-    typed.update({name: _categorical(df[name]) for name in _CATEGORIES})
+    typed.update({name: _categorical(table.column(name)) for name in _CATEGORIES})
     out = pd.DataFrame({name: typed[name] for name in frame.COLUMNS}, index=df.index)
     sizes = meta["entries"].to_numpy()
     codes = np.repeat(np.arange(len(meta)), sizes)

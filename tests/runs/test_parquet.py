@@ -92,3 +92,21 @@ def test_errors_name_the_folder(tmp_path):
     with pytest.raises(KeyError, match="no run 'b'"):
         nn.read_parquet(tmp_path / "ds", runs=["b"])
     assert (tmp_path / "ds" / RUNS_FILE).is_file()
+
+
+def test_entries_are_read_from_a_run_s_file_only_when_asked_and_a_changed_file_is_named(tmp_path):
+    entries = [entry(f"https://example.com/{i}") for i in range(3)]
+    (tmp_path / "day1.har").write_text(json.dumps(har(*entries)))
+    (tmp_path / "day2.har").write_text(json.dumps(har(entry())))
+    history = tmp_path / "history"
+    nn.read_hars([tmp_path / "day1.har", tmp_path / "day2.har"]).to_parquet(history)
+    runs = nn.read_parquet(history)
+    assert len(runs["day1"]) == 3 and runs["day1"]._state.entries.stored is not None  # not read yet
+    assert runs["day1"].to_har()["log"]["entries"] == entries
+    # the dataset written again under the same name: a run read before says so, not the new entries
+    (tmp_path / "day1.har").write_text(json.dumps(har(entry("https://example.org/new"))))
+    nn.read_hars(tmp_path / "day1.har").to_parquet(history)
+    with pytest.raises(nn.HarError, match=r"run=day1.*part-0.parquet: changed since the dataset was read"):
+        runs["day1"].to_har()
+    assert nn.read_parquet(history)["day1"].to_har()["log"]["entries"][0]["request"]["url"] == "https://example.org/new"
+    assert runs["day2"].to_har()["log"]["entries"] == [entry()]

@@ -12,8 +12,8 @@ import glob
 from collections import Counter
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import ExitStack
+import threading
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -389,36 +389,64 @@ def _bar(total: int, progress: bool | None):
 
 
 def _read(groups: list, helpers: int, bar: Any) -> list:
-    """Each group read, in order: in this process, and in `helpers` more processes that each
-    take the next group not yet taken once they have started (forkserver: a kernel's threads
-    are not forked; a worker's start, importing pandas, costs it about half a second, which
-    this process spends reading). A few groups at most wait for each helper."""
+    """Each group read, in order: by this process, and by `helpers` worker processes that join
+    once started, each taking the next group not yet taken.
+
+    Workers come from a forkserver (a kernel's threads are not forked) and start by importing
+    pandas, a second or more: a thread starts them and feeds them, so this process reads
+    meanwhile instead of waiting, and a read done before they are up does not wait for them.
+    """
     results: list = [None] * len(groups)
+    lock = threading.Lock()
     taken = 0
+
+    def take() -> int | None:
+        nonlocal taken
+        with lock:
+            if taken == len(groups):
+                return None
+            taken += 1
+            return taken - 1
 
     def done(i: int, result: tuple) -> None:
         results[i] = result
         if bar is not None:
             bar.update(len(groups[i]))
 
-    with ExitStack() as stack:
-        pool = stack.enter_context(ProcessPoolExecutor(helpers, mp_context=get_context("forkserver"))) \
-            if helpers else None
-        waiting: dict = {}
-        while taken < len(groups):
-            for future in [f for f in waiting if f.done()]:
-                done(waiting.pop(future), future.result())
-            while pool is not None and len(waiting) < 2 * helpers and taken < len(groups) - 1:
-                waiting[pool.submit(read_group, groups[taken])] = taken
-                taken += 1
-            if taken < len(groups):
-                done(taken, read_group(groups[taken]))
-                taken += 1
-        for future in as_completed(waiting):
-            done(waiting[future], future.result())
+    failure: list[BaseException] = []
+    feeder = threading.Thread(target=_feed, args=(helpers, take, done, groups, failure), daemon=True) \
+        if helpers else None
+    if feeder is not None:
+        feeder.start()
+    while (i := take()) is not None:
+        done(i, read_group(groups[i]))
+    if feeder is not None:
+        feeder.join()
     if bar is not None:
         bar.close()
+    if failure:
+        raise failure[0]
     return results
+
+
+def _feed(helpers: int, take: Callable[[], int | None], done: Callable[[int, tuple], None], groups: list,
+          failure: list[BaseException]) -> None:
+    """Start `helpers` worker processes; once each has started, keep it reading the next group."""
+    pool = ProcessPoolExecutor(helpers, mp_context=get_context("forkserver"))
+    try:
+        waiting: dict = {pool.submit(int): None for _ in range(helpers)}  # started: ready for a group
+        while waiting:
+            finished, _ = wait(waiting, return_when=FIRST_COMPLETED)
+            for future in finished:
+                i = waiting.pop(future)
+                if i is not None:
+                    done(i, future.result())
+                if (j := take()) is not None:
+                    waiting[pool.submit(read_group, groups[j])] = j
+    except BaseException as exc:  # a worker that died: the read fails, saying why
+        failure.append(exc)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a worker still starting exits when it can
 
 
 def _combine(results: list, pairs: list[tuple[str, str]]) -> Runs:

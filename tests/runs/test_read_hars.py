@@ -11,7 +11,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb import frame
-from necto_nb.runs import read_group, run_names
+from necto_nb.runs import _feed, read_group, run_names
 from tests.conftest import corpus_files
 from tests.factory import entry, har
 
@@ -119,19 +119,37 @@ def test_selecting_runs(tmp_path):
 
 
 def test_parallel_workers_give_the_same_runs(tmp_path, monkeypatch):
-    bad = tmp_path / "2026-11-00" / "broken.har"  # first: in the first group, which a worker reads
+    bad = tmp_path / "2026-11-00" / "broken.har"
     bad.parent.mkdir()
     bad.write_text('{"log": {"entries": [')
     files = [bad, *nightly(tmp_path, days=4, per_day=3)]
     serial = nn.read_hars(files, progress=False, workers=1)
     monkeypatch.setattr("necto_nb.runs.PARALLEL_FROM", 0)  # real processes on a few small files
-    monkeypatch.setattr("necto_nb.runs.GROUP", 2)  # 7 groups: the helper takes the first two at once
+    monkeypatch.setattr("necto_nb.runs.GROUP", 2)
     parallel = nn.read_hars(files, progress=False, workers=2)
     pd.testing.assert_frame_equal(parallel.df, serial.df)
     assert parallel.names == serial.names and len(parallel) == 12
     assert all(parallel[n].to_har() == serial[n].to_har() for n in serial.names)
     [issue] = parallel.report
     assert issue.path == str(bad) and "ends early" in issue.message and issue.action == "skipped"
+
+
+def test_a_worker_process_reads_groups_as_this_process_does(tmp_path):
+    # the calling process may read every group before a worker has started: the workers' part alone
+    bad = tmp_path / "broken.har"
+    bad.write_text('{"log": {"entries": [')
+    files = [str(bad), *map(str, nightly(tmp_path, days=2, per_day=2))]
+    pairs = list(zip(run_names(files), files))
+    groups = [pairs[:2], pairs[2:4], pairs[4:]]
+    left, got, failure = iter(range(len(groups))), {}, []
+    _feed(2, lambda: next(left, None), got.__setitem__, groups, failure)
+    assert not failure and sorted(got) == [0, 1, 2]
+    for i, group in enumerate(groups):
+        df, runs, failed = read_group(group)
+        pd.testing.assert_frame_equal(got[i][0], df)
+        assert [(r.name, list(map(bytes, r.raws()))) for r in got[i][1]] == [(r.name, list(map(bytes, r.raws()))) for r in runs]
+        assert got[i][2] == failed  # the unreadable file named, as here
+    assert got[0][2][0][0] == str(bad) and "ends early" in got[0][2][0][1]
 
 
 def test_a_failing_file_leaves_no_rows_in_its_group(tmp_path):

@@ -539,13 +539,126 @@ class Catalogue:
             out_stage[o] = stage[j]
         return out_numbers, out_stage
 
+    def add_runs(self, methods: Sequence[str], urls: Sequence[str], offsets: np.ndarray,
+                 sizes: Sequence[int]) -> tuple[np.ndarray, list]:
+        """`add` for many runs at once (their rows one run after another, `sizes` rows each):
+        the same numbers and stages, found faster.
+
+        Each request's exact key is computed once for all runs. A run whose every request
+        finds a partner by the exact stage (as most runs of a history do) is numbered by
+        (key, position among its key's requests in order of start) with numpy; only the
+        other runs go through `add`'s stages, seeing the same catalogue they would have
+        seen run by run.
+        """
+        methods = [m.upper() for m in methods]
+        url_codes, unique_urls = pd.factorize(np.asarray(urls, dtype=object))
+        parts = [_parse(u, self.ignored) for u in unique_urls]
+        # (method, exact key) codes for the catalogue's requests, then this call's rows
+        known_methods = [r.method for r in self.newest] + methods
+        known_exact = [r.parts.exact for r in self.newest] + [parts[c].exact for c in url_codes]
+        method_codes, method_values = pd.factorize(np.asarray(known_methods, dtype=object))
+        exact_codes, exact_values = pd.factorize(np.asarray(known_exact, dtype=object))
+        codes = pd.factorize(method_codes.astype("int64") * max(len(exact_values), 1) + exact_codes)[0]
+        codes_known, codes_rows = codes[:len(self.newest)], codes[len(self.newest):]
+        offsets = np.asarray(offsets, dtype="float64")
+
+        # the catalogue as arrays: each number's key code and start offset, and how many numbers have each code
+        numbers_codes = codes_known.astype("int64")
+        numbers_offsets = np.asarray(self.offsets, dtype="float64")
+        count = np.bincount(numbers_codes, minlength=codes.max(initial=-1) + 1)
+        stale = np.full(len(self.newest), -1, dtype="int64")  # a row newer than self.newest[number], or -1
+        numbers = np.full(len(methods), -1, dtype="int64")
+        stages: list[str | None] = ["exact"] * len(methods)
+        by_key = "exact" in self.stages  # the exact stage runs first whenever it runs
+        start = 0
+        for size in sizes:
+            rows = np.arange(start, start + size)
+            start += size
+            if not size:
+                continue
+            run_codes, run_offsets = codes_rows[rows], offsets[rows]
+            found = _exact_only(run_codes, run_offsets, numbers_codes, numbers_offsets, count) \
+                if by_key and len(numbers_codes) else None
+            if found is not None:
+                numbers[rows] = found
+                numbers_offsets[found] = run_offsets
+                stale[found] = rows
+                continue
+            for number in np.flatnonzero(stale >= 0):  # bring the catalogue up to date for the stages
+                row = stale[number]
+                self.newest[number] = Request(methods[row], urls[row], parts[url_codes[row]])
+            stale[:] = -1
+            self.offsets = numbers_offsets.tolist()
+            got, got_stages = self.add([methods[i] for i in rows], [urls[i] for i in rows], run_offsets)
+            numbers[rows] = got
+            stages[rows[0]:rows[-1] + 1] = got_stages
+            grown = len(self.newest) - len(numbers_codes)
+            numbers_codes = np.concatenate([numbers_codes, np.full(grown, -1, dtype="int64")])
+            stale = np.concatenate([stale, np.full(grown, -1, dtype="int64")])
+            numbers_offsets = np.asarray(self.offsets, dtype="float64")
+            old = numbers_codes[got]
+            np.subtract.at(count, old[old >= 0], 1)
+            np.add.at(count, run_codes, 1)
+            numbers_codes[got] = run_codes
+        for number in np.flatnonzero(stale >= 0):
+            row = stale[number]
+            self.newest[number] = Request(methods[row], urls[row], parts[url_codes[row]])
+        self.offsets = numbers_offsets.tolist()
+        return numbers, stages
+
+    def add_frames(self, frames: Sequence[pd.DataFrame]) -> tuple[np.ndarray, list]:
+        """`add_frame` for each frame (a run) in turn, through `add_runs`: numbers and stages of
+        all their rows, frame after frame."""
+        if not frames:
+            return np.empty(0, dtype="int64"), []
+        every = {column: pd.concat([frame[column] for frame in frames], ignore_index=True)
+                 for column in ("method", "url", "started")}
+        sizes = [len(frame) for frame in frames]
+        return self.add_runs(every["method"].astype("object").fillna("").tolist(),
+                             every["url"].astype("object").fillna("").tolist(),
+                             run_offsets(every["started"], sizes), sizes)
+
     def key(self, url: str) -> str:
         """`url` normalised as the exact stage compares it (`normalise_url`)."""
         return _parse(url, self.ignored).exact
 
+    def keys(self, urls: Sequence[str]) -> list[str]:
+        """`key` of each URL, each distinct URL normalised once."""
+        codes, unique_urls = pd.factorize(np.asarray(urls, dtype=object))
+        exact = np.array([_parse(u, self.ignored).exact for u in unique_urls], dtype=object)
+        return exact[codes].tolist()
+
     def add_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, list]:
         """`add` for a traffic frame's rows, in the frame's order."""
-        started = frame["started"]
-        offsets = ((started - started.min()) / pd.Timedelta(milliseconds=1)).to_numpy("float64", na_value=np.nan)
         return self.add(frame["method"].astype("object").fillna("").tolist(),
-                        frame["url"].astype("object").fillna("").tolist(), np.nan_to_num(offsets, nan=np.inf))
+                        frame["url"].astype("object").fillna("").tolist(),
+                        run_offsets(frame["started"], [len(frame)]))
+
+
+def run_offsets(started: pd.Series, sizes: Sequence[int]) -> np.ndarray:
+    """Each request's start in ms from its run's first (runs of `sizes` rows one after
+    another; a request without a start comes last)."""
+    started = started.reset_index(drop=True)
+    first = started.groupby(np.repeat(np.arange(len(sizes)), sizes)).transform("min")
+    offsets = ((started - first) / pd.Timedelta(milliseconds=1)).to_numpy("float64", na_value=np.nan)
+    return np.nan_to_num(offsets, nan=np.inf)
+
+
+def _exact_only(run_codes: np.ndarray, run_offsets: np.ndarray, numbers_codes: np.ndarray,
+                numbers_offsets: np.ndarray, count: np.ndarray) -> np.ndarray | None:
+    """Each request's number when the exact stage pairs all of a run's requests (no code
+    more often in the run than among the numbers), else None: the n-th request of a key
+    in order of start takes the n-th number of that key in order of its last start, as
+    `_Matcher.by` pairs them."""
+    codes, counts = np.unique(run_codes, return_counts=True)
+    if (counts > count[codes]).any():
+        return None
+    order = np.lexsort((run_offsets, run_codes))  # by key, then start; ties keep the frame's order
+    candidates = np.flatnonzero(np.isin(numbers_codes, codes))
+    known = candidates[np.lexsort((candidates, numbers_offsets[candidates], numbers_codes[candidates]))]
+    known_codes = numbers_codes[known]
+    rank = np.arange(len(known)) - np.searchsorted(known_codes, known_codes)  # position among its key's numbers
+    taken = known[rank < counts[np.searchsorted(codes, known_codes)]]
+    found = np.empty(len(run_codes), dtype="int64")
+    found[order] = taken
+    return found

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ import pandas as pd
 from necto_nb.analysis.on_dask import per_request
 from necto_nb.errors import ArgumentError, ArgumentTypeError
 from necto_nb.frame import PHASES
-from necto_nb.match import CACHE_BUSTERS, STAGES, Catalogue, IgnoreQuery, Rule
+from necto_nb.match import CACHE_BUSTERS, STAGES, Catalogue, IgnoreQuery, Rule, run_offsets
 from necto_nb.runs import Runs
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def compare_timings(
         raise ArgumentError(f"threshold={threshold}, min_delta={min_delta}, alpha={alpha}: "
                          "thresholds must be >= 0 and alpha in (0, 1]")
     sides = {side: _runs(value, side) for side, value in zip(_SIDES, (baseline, candidate))}
-    several = any(len(runs) > 1 for runs in sides.values())
+    several = any(len(runs.sizes) > 1 for runs in sides.values())
     catalogue = Catalogue(hosts=hosts, ignore_query=ignore_query, rules=rules, stages=stages)
     long = _long(sides, catalogue)
     keys = ["request"]
@@ -150,13 +150,12 @@ def compare_timings(
         spread = _sides((grouped["time"].quantile(0.75) - grouped["time"].quantile(0.25)).unstack("side"), out.index)
         for side in _SIDES:
             out[f"time_spread_{side}"] = spread[side]
-        for metric in METRICS:
-            a, c = _samples(long, metric, out.index)
-            shift, low, high, cliffs = shift_statistics(a, c, alpha)
+        samples = _samples(long, METRICS, out.index)
+        for metric, (shift, low, high, cliffs) in zip(METRICS, _shift_statistics(samples, alpha)):
             out[f"{metric}_shift"], out[f"{metric}_shift_low"], out[f"{metric}_shift_high"] = shift, low, high
             out[f"{metric}_cliffs_delta"] = cliffs
             if metric == "time":
-                out["p_value"] = _test(a, c)
+                out["p_value"] = _test(*samples[METRICS.index("time")])
         if fdr:
             out["q_value"] = _adjust(out["p_value"])
     significance = (out["q_value"] if fdr else out["p_value"]) if several else None
@@ -165,17 +164,30 @@ def compare_timings(
     result.attrs["pages"] = _page_totals(long, sides, several, threshold, min_delta, alpha)
     result.attrs["settings"] = {"hosts": dict(hosts or {}), "ignore_query": ignore_query, "threshold": threshold,
                                 "min_delta": min_delta, "alpha": alpha, "fdr": fdr,
-                                "runs": {side: len(runs) for side, runs in sides.items()}}
+                                "runs": {side: len(runs.sizes) for side, runs in sides.items()}}
     return result
 
 
-def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
-    """A side as (frame, pages) per run."""
+class _Side(NamedTuple):
+    """A side's runs: their rows one run after another (the columns compared), each run's
+    number of rows and its pages."""
+
+    frame: pd.DataFrame
+    sizes: list[int]
+    pages: list[list[dict]]
+
+
+_READ = ["method", "url", "started", "status", "transfer_size", *METRICS]  # what a comparison reads of a request
+
+
+def _runs(value: Any, side: str) -> _Side:
+    """A side's runs, from whatever form they were given in."""
     value = per_request(value)  # a Dask DataFrame: the per-request table its workers reduce it to
-    if isinstance(value, Runs):  # each run's rows with its own pages
+    if isinstance(value, Runs):  # the runs' rows are in order already: no frame per run
         if not len(value):
             raise ArgumentError(f"{side}: no runs given")
-        return value.split()
+        parts = value.split()
+        return _Side(value.df[_READ], [len(frame) for frame, _ in parts], [pages for _, pages in parts])
     items = [value] if hasattr(value, "df") or isinstance(value, pd.DataFrame) else list(value)
     if not items:
         raise ArgumentError(f"{side}: no runs given")
@@ -191,7 +203,10 @@ def _runs(value: Any, side: str) -> list[tuple[pd.DataFrame, list[dict]]]:
         if missing:
             raise ArgumentError(f"{side}[{i}]: not a traffic frame (no {', '.join(sorted(missing))} column)")
         runs += [(part, pages) for part in runs_of(frame)]
-    return runs
+    frames = [frame for frame, _ in runs]
+    # column by column: concatenating many runs' Series is much cheaper than their frames
+    rows = pd.DataFrame({column: pd.concat([f[column] for f in frames]) for column in _READ})
+    return _Side(rows, [len(f) for f in frames], [pages for _, pages in runs])
 
 
 def runs_of(frame: pd.DataFrame) -> list[pd.DataFrame]:
@@ -202,25 +217,23 @@ def runs_of(frame: pd.DataFrame) -> list[pd.DataFrame]:
     return [part for _, part in frame.groupby("run", sort=False, observed=True)]
 
 
-def _long(sides: dict[str, list], catalogue: Catalogue) -> pd.DataFrame:
+def _long(sides: dict[str, _Side], catalogue: Catalogue) -> pd.DataFrame:
     """Every request of every run in one table: side, run, request number (the same in
     every run), the key and stage that matched it, entry, status and metrics."""
-    frames = [frame for runs in sides.values() for frame, _ in runs]
-    every = pd.concat([f[["method", "url", "started", "status", "transfer_size", *METRICS]] for f in frames],
-                      ignore_index=True)
+    every = pd.concat([runs.frame for runs in sides.values()])
+    entries = every.index.to_numpy()
+    every = every.reset_index(drop=True)
     every[PHASES] = every[PHASES].fillna(0.0)
-    sizes = [len(f) for f in frames]
-    every["side"] = np.repeat([side for side, runs in sides.items() for _ in runs], sizes)
-    every["run"] = np.repeat([run for runs in sides.values() for run in range(len(runs))], sizes)
-    every["entry"] = np.concatenate([f.index.to_numpy() for f in frames]) if frames else []
-    numbers, stages = [], []
-    for frame in frames:
-        n, s = catalogue.add_frame(frame)
-        numbers.append(n)
-        stages += s
-    every["request"] = np.concatenate(numbers) if numbers else np.empty(0, "int64")
+    sizes = [size for runs in sides.values() for size in runs.sizes]
+    every["side"] = np.repeat([side for side, runs in sides.items() for _ in runs.sizes], sizes)
+    every["run"] = np.repeat([run for runs in sides.values() for run in range(len(runs.sizes))], sizes)
+    every["entry"] = entries
+    numbers, stages = catalogue.add_runs(every["method"].astype("object").fillna("").tolist(),
+                                         every["url"].astype("object").fillna("").tolist(),
+                                         run_offsets(every["started"], sizes), sizes)
+    every["request"] = numbers
     every["matched_by"] = pd.array(stages, dtype=object)
-    every["key"] = [catalogue.key(u) for u in every["url"].astype("object").fillna("").tolist()]
+    every["key"] = catalogue.keys(every["url"].astype("object").fillna("").tolist())
     return every
 
 
@@ -285,14 +298,19 @@ def _adjust(p: pd.Series) -> pd.Series:
     return q
 
 
-def _samples(long: pd.DataFrame, metric: str, index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """`metric` per request (rows, on `index`) and run (columns) for each side; NaN where a
-    run lacks the request."""
-    wide = long.pivot_table(index="request", columns=["side", "run"], values=metric, aggfunc="first", sort=False)
-    wide = wide.reindex(index)
-    sides = wide.columns.get_level_values(0)
-    a, b = (wide[s].to_numpy("float64") if s in sides else np.empty((len(index), 0)) for s in _SIDES)
-    return a, b
+def _samples(long: pd.DataFrame, metrics: list[str], index: pd.Index) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per metric, its value per request (rows, on `index`) and run (columns, in order) for
+    each side; NaN where a run lacks the request. A run with no value of the metric has no
+    column, as in a pivot table."""
+    rows = index.get_indexer(long["request"])
+    sides = []
+    for side in _SIDES:
+        mine = (long["side"] == side).to_numpy()
+        runs = long["run"].to_numpy()[mine]
+        values = np.full((len(metrics), len(index), runs.max() + 1 if len(runs) else 0), np.nan)
+        values[:, rows[mine], runs] = long.loc[mine, metrics].to_numpy("float64", na_value=np.nan).T
+        sides.append([m[:, ~np.isnan(m).all(axis=0)] for m in values])
+    return list(zip(*sides))
 
 
 def shift_statistics(a: np.ndarray, b: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, ...]:
@@ -301,32 +319,47 @@ def shift_statistics(a: np.ndarray, b: np.ndarray, alpha: float = 0.05) -> tuple
     confidence interval (1 - `alpha`, from the Mann-Whitney null distribution's normal
     approximation; NaN when the samples are too small to bound it) and Cliff's delta
     (P(b > a) - P(b < a), so ties count as neither)."""
+    return _shift_statistics([(a, b)], alpha)[0]
+
+
+def _shift_statistics(samples: list[tuple[np.ndarray, np.ndarray]], alpha: float) -> list[tuple[np.ndarray, ...]]:
+    """`shift_statistics` of several metrics' (a, b), request by request: where there are
+    too many pairs to take them all, each request's sample of pairs is drawn once for
+    every metric."""
     from scipy.stats import norm  # scipy.stats costs a second to import: on first use
 
-    rows = len(a)
-    shift, low, high, cliffs = (np.full(rows, np.nan) for _ in range(4))
+    rows = len(samples[0][0]) if samples else 0
+    out = [tuple(np.full(rows, np.nan) for _ in range(4)) for _ in samples]
     z = norm.ppf(1 - alpha / 2)
     for i in range(rows):
-        x, y = a[i][~np.isnan(a[i])], b[i][~np.isnan(b[i])]
-        n = len(x) * len(y)
-        if not n:
-            continue
-        if n > _PAIRS_UP_TO:  # an even sample of the pairs: the estimate moves by less than their spread
-            pick = np.random.default_rng(i).integers(0, n, _PAIRS_UP_TO)
-            d = np.sort(y[pick % len(y)] - x[pick // len(y)])
-        else:
-            d = np.sort((y[None, :] - x[:, None]).ravel())
-        m = len(d)
-        shift[i] = np.median(d)
-        cliffs[i] = (np.count_nonzero(d > 0) - np.count_nonzero(d < 0)) / m
-        k = int(np.floor(n / 2 - z * np.sqrt(n * (len(x) + len(y) + 1) / 12)))  # 1-based rank of the bound
-        if k >= 1:
-            k = min(m, max(1, round(k * m / n)))
-            low[i], high[i] = d[k - 1], d[m - k]
-    return shift, low, high, cliffs
+        picks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        for (a, b), (shift, low, high, cliffs) in zip(samples, out):
+            x, y = a[i][~np.isnan(a[i])], b[i][~np.isnan(b[i])]
+            n = len(x) * len(y)
+            if not n:
+                continue
+            if n > _PAIRS_UP_TO:  # an even sample of the pairs: the estimate moves by less than their spread
+                if (len(x), len(y)) not in picks:
+                    pick = np.random.default_rng(i).integers(0, n, _PAIRS_UP_TO)
+                    picks[len(x), len(y)] = pick // len(y), pick % len(y)
+                at_x, at_y = picks[len(x), len(y)]
+                d = y[at_y] - x[at_x]
+            else:
+                d = (y[None, :] - x[:, None]).ravel()
+            m = len(d)
+            k = int(np.floor(n / 2 - z * np.sqrt(n * (len(x) + len(y) + 1) / 12)))  # 1-based rank of the bound
+            k = min(m, max(1, round(k * m / n))) if k >= 1 else 0
+            # the order statistics needed, not a sort: the middle one(s) and the bounds'
+            ranks = sorted({(m - 1) // 2, m // 2, *((k - 1, m - k) if k else ())})
+            d = np.partition(d, ranks)
+            shift[i] = (d[(m - 1) // 2] + d[m // 2]) / 2
+            cliffs[i] = (np.count_nonzero(d > 0) - np.count_nonzero(d < 0)) / m
+            if k:
+                low[i], high[i] = d[k - 1], d[m - k]
+    return out
 
 
-def _totals(long: pd.DataFrame, sides: dict[str, list]) -> dict[str, dict[str, list[float]]]:
+def _totals(long: pd.DataFrame, sides: dict[str, _Side]) -> dict[str, dict[str, list[float]]]:
     """Per side, total name -> one value per run (unit in `_UNITS` or "ms")."""
     end = long["started"] + pd.to_timedelta(long["time"].fillna(0), unit="ms")
     runs = long.assign(end=end).groupby(["side", "run"], sort=False)
@@ -337,9 +370,9 @@ def _totals(long: pd.DataFrame, sides: dict[str, list]) -> dict[str, dict[str, l
         "span": (runs["end"].max() - runs["started"].min()) / pd.Timedelta(milliseconds=1),
     })
     values: dict[str, dict[str, list[float]]] = {}
-    for side, run_list in sides.items():
+    for side, runs in sides.items():
         mine = values.setdefault(side, {})
-        for run, (_, pages) in enumerate(run_list):
+        for run, pages in enumerate(runs.pages):
             # A run without requests made none and spent no time; its bytes and span are unknown.
             row = table.loc[(side, run)] if (side, run) in table.index else {"requests": 0.0, "time (sum)": 0.0}
             for name in table.columns:
@@ -352,7 +385,7 @@ def _totals(long: pd.DataFrame, sides: dict[str, list]) -> dict[str, dict[str, l
     return values
 
 
-def _page_totals(long: pd.DataFrame, sides: dict[str, list], several: bool, threshold: float,
+def _page_totals(long: pd.DataFrame, sides: dict[str, _Side], several: bool, threshold: float,
                  min_delta: float, alpha: float) -> pd.DataFrame:
     """Session and page totals, one row each: unit, medians per side, delta, ratio (p, flag)."""
     values = _totals(long, sides)

@@ -153,13 +153,12 @@ def _history(runs: Any) -> tuple[list[str], list[pd.DataFrame]]:
 
 def _values(frames: list[pd.DataFrame], catalogue: Catalogue, metric: str) -> np.ndarray:
     """`metric` per request number (rows) and run (columns); NaN where a run lacks it."""
-    numbered = [(catalogue.add_frame(frame)[0], frame[metric].to_numpy("float64", na_value=np.nan))
-                for frame in frames]
+    numbers = catalogue.add_frames(frames)[0]
+    measured = np.concatenate([frame[metric].to_numpy("float64", na_value=np.nan) for frame in frames])
+    if metric != "time":
+        measured = np.nan_to_num(measured, nan=0.0)  # a phase that does not apply took 0 ms
     values = np.full((len(catalogue), len(frames)), np.nan)
-    for run, (numbers, measured) in enumerate(numbered):
-        if metric != "time":
-            measured = np.nan_to_num(measured, nan=0.0)  # a phase that does not apply took 0 ms
-        values[numbers, run] = measured
+    values[numbers, np.repeat(np.arange(len(frames)), [len(frame) for frame in frames])] = measured
     return values
 
 

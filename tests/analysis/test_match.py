@@ -166,3 +166,63 @@ def test_a_deploy_pair_is_matched_as_it_was_made(seed):
     assert sum("/api/legacy/" in u for u in removed) == 5 and sum("/api/fresh/" in u for u in added) == 5
     assert len(removed) - 5 == len(added) - 5 == len(truth) - len(got)  # no false added or removed beyond misses
     assert set(m["matched_by"].dropna()) <= {"exact", "query", "template", "host", "order"}
+
+
+def _varied_history(seed: int, n_runs: int = 40) -> list[pd.DataFrame]:
+    """Runs of one page as a history has them: most runs repeat the last (cache-busters
+    aside), some change query values, ids in paths, assets' hashes, hosts or methods, lose
+    or gain requests, repeat one, start in another order or at the same instant."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    page = [("GET", f"https://cdn{i % 2}.example.com/assets/chunk-{i}.{rng.integers(16**6):06x}.js") for i in range(8)]
+    page += [("GET", f"{SITE}/api/items/{rng.integers(10**6, 10**7)}"), ("POST", f"{SITE}/api/cart"),
+             ("GET", f"{SITE}/search?q=shoes&session=a1"), ("GET", f"{SITE}/api/feed"), ("GET", f"{SITE}/api/feed")]
+    frames = []
+    t0 = pd.Timestamp("2026-11-01", tz="UTC")
+    for run in range(n_runs):
+        change = rng.integers(8)
+        current = list(page)
+        if change == 1:  # a deploy: assets renamed, for good
+            page[:8] = [(m, re.sub(r"\.[0-9a-f]{6}\.js", f".{rng.integers(16**6):06x}.js", u)) for m, u in page[:8]]
+            current = list(page)
+        elif change == 2:  # query values and ids that vary this run only
+            current[8] = ("GET", f"{SITE}/api/items/{rng.integers(10**6, 10**7)}")
+            current[10] = ("GET", f"{SITE}/search?q=shoes&session={rng.integers(99)}")
+        elif change == 3:  # requests missing, one repeated
+            del current[rng.integers(len(current))]
+            current.append(current[rng.integers(len(current))])
+        elif change == 4:  # an extra request and another host
+            current.append(("GET", f"{SITE}/api/extra/{run}"))
+            current[3] = ("GET", current[3][1].replace("cdn1.", "static."))
+        elif change == 5:  # another method for one
+            current[9] = ("PUT", current[9][1])
+        urls = [u + (f"?_={rng.integers(10**9)}" if "?" not in u else f"&_={rng.integers(10**9)}") for _, u in current]
+        at = rng.integers(0, 6, len(current)).astype(float) * 10 if change == 6 else rng.permutation(len(current)) * 10.0
+        started = pd.Series(t0 + pd.Timedelta(days=run) + pd.to_timedelta(at, unit="ms"))
+        if change == 7:
+            started.iloc[rng.integers(len(current))] = pd.NaT
+        frames.append(pd.DataFrame({"method": [m for m, _ in current], "url": urls, "started": started}))
+    return frames
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("options", [{}, {"stages": ("exact", "order")}, {"ignore_query": True},
+                                     {"rules": (nn.Rule("api", lambda m, u: "api" if "/api/" in u else None),)}])
+def test_numbering_many_runs_at_once_equals_numbering_them_one_by_one(seed, options):
+    from necto_nb.match import Catalogue
+
+    frames = _varied_history(seed)
+    one_by_one, at_once = Catalogue(**options), Catalogue(**options)
+    expected = [one_by_one.add_frame(frame) for frame in frames]
+    numbers, stages = at_once.add_frames(frames)
+    assert numbers.tolist() == [n for got, _ in expected for n in got.tolist()]
+    assert stages == [s for _, got in expected for s in got]
+    assert [r.url for r in at_once.newest] == [r.url for r in one_by_one.newest]
+    assert at_once.offsets == one_by_one.offsets
+    assert [r.url for r in at_once.first] == [r.url for r in one_by_one.first]
+    # the history has what the fast path must hand over to the stages
+    assert {"exact", None} < set(stages) and len(set(stages)) >= 3
+    # and adding more later still agrees
+    more = _varied_history(seed + 100, n_runs=5)
+    assert at_once.add_frames(more)[0].tolist() == [n for f in more for n in one_by_one.add_frame(f)[0].tolist()]

@@ -97,15 +97,15 @@ def trend(
     values = _values(frames, catalogue, metric)
     series = pd.DataFrame(values, columns=pd.Index(names, name="run"))
     series.index.name = "request"
-    found = _changes(values, min_size, penalty)
+    found = _changes(values, min_size, penalty, min_delta, threshold, alpha)
     rows = []
     if found:
-        request, position, before, after, p = (np.array(column) for column in zip(*found))
-        q = _adjust(p)
+        request, position, before, after, p, standing = (np.array(column) for column in zip(*found))
+        q = _adjust(p)  # over every change proposed, dropped ones too: they were tested
         change = after - before
         with np.errstate(divide="ignore", invalid="ignore"):
             pct = np.where(before > 0, 100 * change / before, np.nan)
-        keep = (q < alpha) & (np.abs(change) >= min_delta) & (np.abs(change) >= threshold * np.abs(before))
+        keep = standing & (q < alpha) & (np.abs(change) >= min_delta) & (np.abs(change) >= threshold * np.abs(before))
         for i in np.flatnonzero(keep):
             first = catalogue.first[request[i]]
             rows.append({"method": first.method, "url": first.parts.exact, "request": int(request[i]),
@@ -162,15 +162,24 @@ def _values(frames: list[pd.DataFrame], catalogue: Catalogue, metric: str) -> np
     return values
 
 
-def _changes(values: np.ndarray, min_size: int, penalty: float | None) -> list[tuple]:
-    """Candidate changes: (request, first run after, median before, median after, p-value).
+def _changes(values: np.ndarray, min_size: int, penalty: float | None, min_delta: float, threshold: float,
+             alpha: float) -> list[tuple]:
+    """Proposed changes: (request, first run after, median before, median after, p-value,
+    whether it still stands).
 
     The detector picks the split that looks most like a change, so a test of that split
     alone would find changes in noise: each p-value is multiplied by the number of places
     a change could have been (Bonferroni over the splits), as e-divisive's permutation
-    test, over every split, guards against the same selection."""
-    from scipy.stats import mannwhitneyu
+    test, over every split, guards against the same selection.
 
+    A change is tested against its neighbouring segments only, so a proposed change that
+    fails (a burst of slow runs on a loaded machine makes a few) would cut a real one's
+    segments short and take its significance with it. As Hunter/Otava merge weak change
+    points, the weakest failing change is dropped and its segments joined, and the rest
+    tested again, until every change left passes; a dropped change could not have been
+    reported (its q-value is at least its p-value), so nothing that passes is lost. The
+    dropped changes stay among those the q-values are adjusted for: they were tested.
+    """
     import ruptures  # imports scipy.stats: on first use
 
     found = []
@@ -185,16 +194,48 @@ def _changes(values: np.ndarray, min_size: int, penalty: float | None) -> list[t
         scale = max(np.median(np.abs(np.diff(x))) / 0.954, 1e-3 * max(abs(centre), 1.0))
         z = np.clip((x - centre) / scale, -_CLIP, _CLIP).reshape(-1, 1)
         pen = penalty if penalty is not None else 3 * np.log(len(x))
-        ends = ruptures.KernelCPD(kernel="linear", min_size=min_size).fit(z).predict(pen=pen)
-        bounds = [0, *ends]
-        for k in range(1, len(bounds) - 1):
-            before, after = x[bounds[k - 1]:bounds[k]], x[bounds[k]:bounds[k + 1]]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # identical values: p is right
-                p = mannwhitneyu(before, after, alternative="two-sided").pvalue
-            found.append((request, int(where[bounds[k]]), float(np.median(before)), float(np.median(after)),
-                          min(1.0, p * splits)))
+        bounds = [0, *ruptures.KernelCPD(kernel="linear", min_size=min_size).fit(z).predict(pen=pen)]
+        while True:
+            tested = [_test(x[bounds[k - 1]:bounds[k]], x[bounds[k]:bounds[k + 1]], splits)
+                      for k in range(1, len(bounds) - 1)]
+            failing = [(p, k) for k, (before, after, p) in enumerate(tested, start=1)
+                       if not (p < alpha and abs(after - before) >= max(min_delta, threshold * abs(before)))]
+            if not failing:
+                break
+            p, k = max(failing)
+            found.append((request, int(where[bounds[k]]), *tested[k - 1], False))
+            del bounds[k]
+            bounds = _placed(z[:, 0], bounds, min_size)
+        found += [(request, int(where[bounds[k]]), before, after, p, True)
+                  for k, (before, after, p) in enumerate(tested, start=1)]
     return found
+
+
+def _placed(z: np.ndarray, bounds: list[int], min_size: int) -> list[int]:
+    """`bounds` with each change moved to the best split between its neighbours (least
+    squares, the detector's cost): where a dropped change was, the next one may now fit
+    elsewhere."""
+    bounds = list(bounds)
+    for k in range(1, len(bounds) - 1):
+        lo, hi = bounds[k - 1], bounds[k + 1]
+        segment = z[lo:hi]
+        sums = np.cumsum(segment)[min_size - 1:len(segment) - min_size]
+        left = np.arange(min_size, len(segment) - min_size + 1)
+        right = len(segment) - left
+        # a split's gain over no split: n_l n_r / n (mean_l - mean_r)^2, maximal where the cost is least
+        gain = (sums / left - (segment.sum() - sums) / right) ** 2 * left * right
+        bounds[k] = lo + int(left[np.argmax(gain)])
+    return bounds
+
+
+def _test(before: np.ndarray, after: np.ndarray, splits: int) -> tuple[float, float, float]:
+    """Medians before and after, and the Mann-Whitney U p-value times the possible splits."""
+    from scipy.stats import mannwhitneyu
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # identical values: p is right
+        p = mannwhitneyu(before, after, alternative="two-sided").pvalue
+    return float(np.median(before)), float(np.median(after)), min(1.0, p * splits)
 
 
 def _adjust(p: np.ndarray) -> np.ndarray:

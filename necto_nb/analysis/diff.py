@@ -1,6 +1,8 @@
 """What changed between two captures of the same API calls: status, headers and bodies.
 
-Requests are paired by `nn.match_requests`, as `compare_timings` pairs them.
+Requests are paired by `nn.match_requests`, as `compare_timings` pairs them. Runs (`nn.Runs`
+or lists of Sessions) are paired run with run, by name or by position, and each pair is
+diffed; a single Session is diffed against each run of the other side.
 What changes on every response or connection is ignored by default: volatile and
 per-connection headers (Date, request ids, Sec-WebSocket-Key/Accept, ...) and cookie
 values (cookie names and Set-Cookie attributes are still compared). JSON bodies are
@@ -11,16 +13,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import pandas as pd
 
-from necto_nb.errors import ArgumentError, HarError
+from necto_nb.errors import ArgumentError, ArgumentTypeError, HarError
 from necto_nb.match import CACHE_BUSTERS, STAGES, IgnoreQuery, Rule, match_requests
-
-if TYPE_CHECKING:
-    from necto_nb.session import Session
+from necto_nb.runs import Runs
+from necto_nb.session import Session
 
 #: Headers `diff` ignores by default: they differ on every response (Date, Age, request
 #: ids, tracing, cache and CDN bookkeeping) or connection (a WebSocket handshake's key and
@@ -35,6 +36,9 @@ VOLATILE_HEADERS: frozenset[str] = frozenset({
     "upgrade", "content-length", "sec-websocket-key", "sec-websocket-accept",
 })
 COLUMNS = ["entry_a", "entry_b", "method", "url", "occurrence", "matched_by", "part", "name", "change", "a", "b"]
+#: `diff`'s columns in front of `COLUMNS` when runs are diffed: the two runs of the pair.
+RUN_COLUMNS = ["run_a", "run_b"]
+PAIR_BY = ("name", "position")
 _COOKIE_EXPIRY = re.compile(r";\s*(expires|max-age)=[^;]*", re.I)
 _COOKIE_VALUE = re.compile(r"=[^;]*")  # the first: a cookie's value, before its attributes
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -42,9 +46,10 @@ _SHOWN = 1000  # characters of a value shown in a diff row; the sessions keep th
 
 
 def diff(
-    a: Session,
-    b: Session,
+    a: Session | Runs | Sequence[Session],
+    b: Session | Runs | Sequence[Session],
     *,
+    pair_by: str = "name",
     ignore_headers: Iterable[str] = VOLATILE_HEADERS,
     ignore_paths: Iterable[str] = (),
     ignore_query: IgnoreQuery = CACHE_BUSTERS,
@@ -70,7 +75,83 @@ def diff(
     Requests are paired by `nn.match_requests` (`ignore_query`, `hosts`, `rules`, `stages`:
     its options);
     `matched_by` says which of its stages paired them.
+
+    Either side may be runs (`nn.Runs`, or a list of Sessions): each run of `a` is diffed
+    with the run of `b` of the same name (`pair_by="name"`), or the n-th with the n-th
+    (`pair_by="position"`), and a Session on one side is diffed with every run of the other.
+    The rows then start with `run_a` and `run_b`, the pair's names; a run with no partner
+    is one row, `part` "run", `change` "removed" or "added", its name in `a` or `b`.
     """
+    if pair_by not in PAIR_BY:
+        raise ArgumentError(f"pair_by={pair_by!r}: one of {', '.join(map(repr, PAIR_BY))}")
+    options = {"ignore_headers": ignore_headers, "ignore_paths": ignore_paths, "ignore_query": ignore_query,
+               "hosts": hosts, "rules": rules, "stages": stages, "bodies": bodies, "cookie_values": cookie_values}
+    runs_a, runs_b = _runs(a, "a"), _runs(b, "b")
+    if runs_a is None and runs_b is None:
+        return _diff(a, b, **options)
+    parts = []
+    for name_a, run_a, name_b, run_b in _pairs(runs_a or [(a.name, a)], runs_b or [(b.name, b)], pair_by,
+                                               single=runs_a is None or runs_b is None):
+        if run_a is None or run_b is None:
+            change, value = ("added", {"b": name_b}) if run_a is None else ("removed", {"a": name_a})
+            part = _frame([{"method": "", "url": "", "occurrence": 0, "part": "run", "name": "", "change": change,
+                            **value}])
+        else:
+            part = _diff(run_a, run_b, **options)
+        parts.append(part.assign(run_a=name_a, run_b=name_b)[RUN_COLUMNS + COLUMNS])
+    return pd.concat(parts, ignore_index=True).astype({"run_a": object, "run_b": object})
+
+
+def _runs(value: Any, side: str) -> list[tuple[str, Session]] | None:
+    """A side's runs as (name, Session), or None for a single Session."""
+    if isinstance(value, Runs):
+        return [(name, value[name]) for name in value.names]
+    if isinstance(value, Session):
+        return None
+    if isinstance(value, str | bytes | pd.DataFrame) or not isinstance(value, Iterable):
+        raise ArgumentTypeError(f"{side}: a Session, nn.Runs or a list of Sessions, not {type(value).__name__} "
+                                "(diff reads bodies and headers, which a frame does not hold)")
+    runs = list(value)
+    for i, run in enumerate(runs):
+        if not isinstance(run, Session):
+            raise ArgumentTypeError(f"{side}[{i}]: a Session, not {type(run).__name__}")
+    if not runs:
+        raise ArgumentError(f"{side}: no runs given")
+    return [(run.name, run) for run in runs]
+
+
+def _pairs(a: list[tuple[str, Session]], b: list[tuple[str, Session]], pair_by: str, *, single: bool) -> list[tuple]:
+    """(name in a, run of a, name in b, run of b) per pair; None for a run's missing partner."""
+    if single:  # one Session against every run of the other side
+        return [(na, ra, nb, rb) for na, ra in a for nb, rb in b]
+    if pair_by == "position":
+        if len(a) != len(b):
+            raise ArgumentError(f"pair_by='position': {len(a)} run(s) in a, {len(b)} in b; "
+                                "give as many on each side, or pair them by name")
+        return [(na, ra, nb, rb) for (na, ra), (nb, rb) in zip(a, b)]
+    for side, runs in (("a", a), ("b", b)):
+        names = [name for name, _ in runs]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ArgumentError(f"{side}: run name {twice[0]!r} given twice; name runs uniquely, "
+                                "or pair them with pair_by='position'")
+    in_b = dict(b)
+    if not set(in_b) & {name for name, _ in a}:
+        raise ArgumentError(f"no run names in common (a: {_some([n for n, _ in a])}; b: {_some(list(in_b))}): "
+                            "pass pair_by='position' to pair the n-th run of a with the n-th of b")
+    in_a = dict(a)
+    return [(name, run, name if name in in_b else None, in_b.get(name)) for name, run in a] + \
+        [(None, None, name, run) for name, run in b if name not in in_a]
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(map(repr, names[:3])) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _diff(a: Session, b: Session, *, ignore_headers: Iterable[str], ignore_paths: Iterable[str],
+          ignore_query: IgnoreQuery, hosts: Mapping[str, str] | None, rules: Sequence[Rule], stages: Iterable[str],
+          bodies: bool, cookie_values: bool) -> pd.DataFrame:
+    """`diff` of two Sessions."""
     ignored = frozenset(h.lower() for h in ignore_headers)
     skip = _path_filter(ignore_paths)
     rows: list[dict[str, Any]] = []
@@ -100,6 +181,10 @@ def diff(
                     changes += [(part, *c) for c in _body(body_a, body_b, skip)]
         rows += [{**where, "part": part, "name": name, "change": change, "a": va, "b": vb}
                  for part, name, change, va, vb in changes]
+    return _frame(rows)
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     # Values stay Python objects (ints, text, None): a string dtype would turn None into NaN.
     out = pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in COLUMNS})
     return out.astype({"entry_a": "Int64", "entry_b": "Int64", "occurrence": "int64", "method": "str",

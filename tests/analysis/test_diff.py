@@ -172,3 +172,62 @@ def test_a_corpus_file_against_itself_and_against_an_edit(corpus):
     changed = nn.diff(s, nn.Session("edited", entries, pages=s.pages))
     assert rows(changed) == [("status", "", "changed", status, 503)]
     assert changed["entry_a"].tolist() == [3]
+
+
+def _run(name: str, price: float, *, extra: bool = False) -> nn.Session:
+    entries = [entry(API, body={"price": price}, at=0), entry(API + "/7", body={"id": 7}, at=10)]
+    return nn.Session(name, entries + ([entry(API + "/new", at=20)] if extra else []))
+
+
+def test_runs_are_paired_by_name_and_each_pair_diffed(tmp_path):
+    # staging and production runs of the same test cases, read from two folders
+    for folder, prices in (("staging", (9, 5, 1)), ("production", (9, 6))):
+        (tmp_path / folder).mkdir()
+        for name, price in zip(("checkout", "search", "login"), prices):
+            _run(name, price, extra=folder == "production" and name == "search").to_har(tmp_path / folder / f"{name}.har")
+    staging, production = nn.read_hars(tmp_path / "staging"), nn.read_hars(tmp_path / "production")
+    changes = nn.diff(staging, production)
+    assert list(changes.columns[:2]) == ["run_a", "run_b"] and list(changes.columns[2:]) == list(nn.diff(
+        staging["search"], production["search"]).columns)
+    assert [(r.run_a, r.run_b, r.part, r.name, r.change, r.a, r.b) for r in changes.itertuples()] == [
+        ("login", None, "run", "", "removed", "login", None),
+        ("search", "search", "response body", "$.price", "changed", "5", "6"),
+        ("search", "search", "request", "", "added", None, API + "/new"),
+    ]  # in a's order (files sorted): checkout the same, login only on staging
+    per_pair = nn.diff(staging["search"], production["search"])
+    assert changes[changes.run_a == "search"].drop(columns=["run_a", "run_b"]).reset_index(drop=True).equals(per_pair)
+    # Runs or lists of Sessions alike, and options reach every pair
+    assert nn.diff(list(staging), list(production)).equals(changes)
+    assert nn.diff(staging, production, ignore_paths=["$.price"])["name"].tolist() == ["", ""]
+
+
+def test_runs_by_position_and_one_session_against_every_run():
+    nights = [_run(f"2026-11-{d:02d}", price) for d, price in ((1, 9), (2, 9), (3, 10))]
+    others = [_run(f"other-{d}", 9) for d in range(3)]
+    with pytest.raises(ValueError, match=r"no run names in common \(a: '2026-11-01', '2026-11-02', '2026-11-03'; "
+                                         r"b: 'other-0', .*pair_by='position'"):
+        nn.diff(nights, others)
+    by_position = nn.diff(nights, others, pair_by="position")
+    assert by_position[["run_a", "run_b", "a", "b"]].values.tolist() == [["2026-11-03", "other-2", "10", "9"]]
+    # a reference Session against each night: one diff per night
+    against = nn.diff(nights[0], nights)
+    assert against[["run_a", "run_b", "name"]].values.tolist() == [["2026-11-01", "2026-11-03", "$.price"]]
+    assert nn.diff(nights, nights[0])[["run_a", "run_b"]].values.tolist() == [["2026-11-03", "2026-11-01"]]
+    # two Sessions: the table as it always was, without run columns
+    assert "run_a" not in nn.diff(nights[0], nights[2]).columns
+
+
+def test_runs_that_cannot_be_paired_are_named():
+    nights = [_run("n1", 9), _run("n2", 9)]
+    with pytest.raises(ValueError, match=r"pair_by='position': 2 run\(s\) in a, 1 in b"):
+        nn.diff(nights, [nights[0]], pair_by="position")
+    with pytest.raises(ValueError, match=r"a: run name 'n1' given twice"):
+        nn.diff([nights[0], nights[0]], nights)
+    with pytest.raises(ValueError, match=r"pair_by='runs': one of 'name', 'position'"):
+        nn.diff(nights, nights, pair_by="runs")
+    with pytest.raises(TypeError, match=r"b: a Session, nn.Runs or a list of Sessions, not DataFrame \(diff reads bodies"):
+        nn.diff(nights[0], nights[1].df)
+    with pytest.raises(TypeError, match=r"a\[1\]: a Session, not str"):
+        nn.diff([nights[0], "n2.har"], nights)
+    with pytest.raises(ValueError, match=r"b: no runs given"):
+        nn.diff(nights, [])

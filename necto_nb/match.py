@@ -540,22 +540,22 @@ class Catalogue:
         return out_numbers, out_stage
 
     def add_runs(self, methods: Sequence[str], urls: Sequence[str], offsets: np.ndarray,
-                 sizes: Sequence[int]) -> tuple[np.ndarray, list]:
+                 sizes: Sequence[int], keys: Sequence[str] | None = None) -> tuple[np.ndarray, list]:
         """`add` for many runs at once (their rows one run after another, `sizes` rows each):
         the same numbers and stages, found faster.
 
-        Each request's exact key is computed once for all runs. A run whose every request
+        Each request's exact key is computed once for all runs (or given in `keys`, each
+        `key(url)`, as Dask workers compute them). A run whose every request
         finds a partner by the exact stage (as most runs of a history do) is numbered by
         (key, position among its key's requests in order of start) with numpy; only the
         other runs go through `add`'s stages, seeing the same catalogue they would have
         seen run by run.
         """
         methods = [m.upper() for m in methods]
-        url_codes, unique_urls = pd.factorize(np.asarray(urls, dtype=object))
-        parts = [_parse(u, self.ignored) for u in unique_urls]
+        keys = self.keys(urls) if keys is None else list(keys)
         # (method, exact key) codes for the catalogue's requests, then this call's rows
         known_methods = [r.method for r in self.newest] + methods
-        known_exact = [r.parts.exact for r in self.newest] + [parts[c].exact for c in url_codes]
+        known_exact = [r.parts.exact for r in self.newest] + keys
         method_codes, method_values = pd.factorize(np.asarray(known_methods, dtype=object))
         exact_codes, exact_values = pd.factorize(np.asarray(known_exact, dtype=object))
         codes = pd.factorize(method_codes.astype("int64") * max(len(exact_values), 1) + exact_codes)[0]
@@ -586,7 +586,7 @@ class Catalogue:
                 continue
             for number in np.flatnonzero(stale >= 0):  # bring the catalogue up to date for the stages
                 row = stale[number]
-                self.newest[number] = Request(methods[row], urls[row], parts[url_codes[row]])
+                self.newest[number] = Request(methods[row], urls[row], _parse(urls[row], self.ignored))
             stale[:] = -1
             self.offsets = numbers_offsets.tolist()
             got, got_stages = self.add([methods[i] for i in rows], [urls[i] for i in rows], run_offsets)
@@ -602,21 +602,24 @@ class Catalogue:
             numbers_codes[got] = run_codes
         for number in np.flatnonzero(stale >= 0):
             row = stale[number]
-            self.newest[number] = Request(methods[row], urls[row], parts[url_codes[row]])
+            self.newest[number] = Request(methods[row], urls[row], _parse(urls[row], self.ignored))
         self.offsets = numbers_offsets.tolist()
         return numbers, stages
 
     def add_frames(self, frames: Sequence[pd.DataFrame]) -> tuple[np.ndarray, list]:
         """`add_frame` for each frame (a run) in turn, through `add_runs`: numbers and stages of
-        all their rows, frame after frame."""
+        all their rows, frame after frame. Frames that carry `KEY` and `OFFSET` columns (Dask
+        workers computed them) are not parsed again."""
         if not frames:
             return np.empty(0, dtype="int64"), []
-        every = {column: pd.concat([frame[column] for frame in frames], ignore_index=True)
-                 for column in ("method", "url", "started")}
+        keyed = all(KEY in frame.columns and OFFSET in frame.columns for frame in frames)
+        columns = ("method", "url", "started", *((KEY, OFFSET) if keyed else ()))
+        every = {column: pd.concat([frame[column] for frame in frames], ignore_index=True) for column in columns}
         sizes = [len(frame) for frame in frames]
+        offsets = every[OFFSET].to_numpy("float64") if keyed else run_offsets(every["started"], _labels(sizes))
         return self.add_runs(every["method"].astype("object").fillna("").tolist(),
-                             every["url"].astype("object").fillna("").tolist(),
-                             run_offsets(every["started"], sizes), sizes)
+                             every["url"].astype("object").fillna("").tolist(), offsets, sizes,
+                             every[KEY].tolist() if keyed else None)
 
     def key(self, url: str) -> str:
         """`url` normalised as the exact stage compares it (`normalise_url`)."""
@@ -632,16 +635,26 @@ class Catalogue:
         """`add` for a traffic frame's rows, in the frame's order."""
         return self.add(frame["method"].astype("object").fillna("").tolist(),
                         frame["url"].astype("object").fillna("").tolist(),
-                        run_offsets(frame["started"], [len(frame)]))
+                        run_offsets(frame["started"], np.zeros(len(frame), dtype="int64")))
 
 
-def run_offsets(started: pd.Series, sizes: Sequence[int]) -> np.ndarray:
-    """Each request's start in ms from its run's first (runs of `sizes` rows one after
-    another; a request without a start comes last)."""
+#: Columns a frame of runs may carry so that `Catalogue.add_frames` need not compute them:
+#: each request's exact key (`Catalogue.key`) and its start in ms from its run's first (`run_offsets`).
+KEY, OFFSET = "_match_key", "_start_ms"
+
+
+def run_offsets(started: pd.Series, runs: Sequence | np.ndarray) -> np.ndarray:
+    """Each request's start in ms from the first of its run (`runs`: each row's run); a
+    request without a start comes last."""
     started = started.reset_index(drop=True)
-    first = started.groupby(np.repeat(np.arange(len(sizes)), sizes)).transform("min")
+    first = started.groupby(np.asarray(runs)).transform("min")
     offsets = ((started - first) / pd.Timedelta(milliseconds=1)).to_numpy("float64", na_value=np.nan)
     return np.nan_to_num(offsets, nan=np.inf)
+
+
+def _labels(sizes: Sequence[int]) -> np.ndarray:
+    """Each row's run, for runs of `sizes` rows one after another."""
+    return np.repeat(np.arange(len(sizes)), sizes)
 
 
 def _exact_only(run_codes: np.ndarray, run_offsets: np.ndarray, numbers_codes: np.ndarray,

@@ -19,7 +19,7 @@ import pandas as pd
 from necto_nb.analysis.on_dask import per_request
 from necto_nb.errors import ArgumentError, ArgumentTypeError
 from necto_nb.frame import PHASES
-from necto_nb.match import CACHE_BUSTERS, STAGES, Catalogue, IgnoreQuery, Rule, run_offsets
+from necto_nb.match import CACHE_BUSTERS, KEY, OFFSET, STAGES, Catalogue, IgnoreQuery, Rule, run_offsets
 from necto_nb.runs import Runs
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def compare_timings(
     if threshold < 0 or min_delta < 0 or not 0 < alpha <= 1:
         raise ArgumentError(f"threshold={threshold}, min_delta={min_delta}, alpha={alpha}: "
                          "thresholds must be >= 0 and alpha in (0, 1]")
-    sides = {side: _runs(value, side) for side, value in zip(_SIDES, (baseline, candidate))}
+    sides = {side: _runs(per_request(value, ignore_query), side) for side, value in zip(_SIDES, (baseline, candidate))}
     several = any(len(runs.sizes) > 1 for runs in sides.values())
     catalogue = Catalogue(hosts=hosts, ignore_query=ignore_query, rules=rules, stages=stages)
     long = _long(sides, catalogue)
@@ -182,7 +182,6 @@ _READ = ["method", "url", "started", "status", "transfer_size", *METRICS]  # wha
 
 def _runs(value: Any, side: str) -> _Side:
     """A side's runs, from whatever form they were given in."""
-    value = per_request(value)  # a Dask DataFrame: the per-request table its workers reduce it to
     if isinstance(value, Runs):  # the runs' rows are in order already: no frame per run
         if not len(value):
             raise ArgumentError(f"{side}: no runs given")
@@ -204,8 +203,10 @@ def _runs(value: Any, side: str) -> _Side:
             raise ArgumentError(f"{side}[{i}]: not a traffic frame (no {', '.join(sorted(missing))} column)")
         runs += [(part, pages) for part in runs_of(frame)]
     frames = [frame for frame, _ in runs]
+    keyed = all(KEY in f.columns and OFFSET in f.columns for f in frames)  # keys made on Dask's workers
     # column by column: concatenating many runs' Series is much cheaper than their frames
-    rows = pd.DataFrame({column: pd.concat([f[column] for f in frames]) for column in _READ})
+    rows = pd.DataFrame({column: pd.concat([f[column] for f in frames])
+                         for column in _READ + ([KEY, OFFSET] if keyed else [])})
     return _Side(rows, [len(f) for f in frames], [pages for _, pages in runs])
 
 
@@ -220,7 +221,8 @@ def runs_of(frame: pd.DataFrame) -> list[pd.DataFrame]:
 def _long(sides: dict[str, _Side], catalogue: Catalogue) -> pd.DataFrame:
     """Every request of every run in one table: side, run, request number (the same in
     every run), the key and stage that matched it, entry, status and metrics."""
-    every = pd.concat([runs.frame for runs in sides.values()])
+    keyed = all(KEY in runs.frame.columns for runs in sides.values())  # keys made on Dask's workers
+    every = pd.concat([runs.frame if keyed else runs.frame[_READ] for runs in sides.values()])
     entries = every.index.to_numpy()
     every = every.reset_index(drop=True)
     every[PHASES] = every[PHASES].fillna(0.0)
@@ -228,12 +230,15 @@ def _long(sides: dict[str, _Side], catalogue: Catalogue) -> pd.DataFrame:
     every["side"] = np.repeat([side for side, runs in sides.items() for _ in runs.sizes], sizes)
     every["run"] = np.repeat([run for runs in sides.values() for run in range(len(runs.sizes))], sizes)
     every["entry"] = entries
-    numbers, stages = catalogue.add_runs(every["method"].astype("object").fillna("").tolist(),
-                                         every["url"].astype("object").fillna("").tolist(),
-                                         run_offsets(every["started"], sizes), sizes)
+    urls = every["url"].astype("object").fillna("").tolist()
+    keys = every.pop(KEY).tolist() if keyed else catalogue.keys(urls)
+    offsets = every.pop(OFFSET).to_numpy("float64") if keyed else run_offsets(
+        every["started"], np.repeat(np.arange(len(sizes)), sizes))
+    numbers, stages = catalogue.add_runs(every["method"].astype("object").fillna("").tolist(), urls, offsets, sizes,
+                                         keys)
     every["request"] = numbers
     every["matched_by"] = pd.array(stages, dtype=object)
-    every["key"] = catalogue.keys(every["url"].astype("object").fillna("").tolist())
+    every["key"] = keys
     return every
 
 

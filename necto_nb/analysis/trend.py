@@ -92,7 +92,7 @@ def trend(
     if min_size < 2 or min_delta < 0 or threshold < 0 or not 0 < alpha <= 1:
         raise ArgumentError(f"min_size={min_size}, min_delta={min_delta}, threshold={threshold}, alpha={alpha}: "
                          "min_size must be >= 2, thresholds >= 0 and alpha in (0, 1]")
-    names, frames = _history(runs)
+    names, frames = _history(per_request(runs, ignore_query))
     catalogue = Catalogue(hosts=hosts, ignore_query=ignore_query, rules=rules, stages=stages)
     values = _values(frames, catalogue, metric)
     series = pd.DataFrame(values, columns=pd.Index(names, name="run"))
@@ -124,7 +124,6 @@ def trend(
 
 def _history(runs: Any) -> tuple[list[str], list[pd.DataFrame]]:
     """Run names and frames, oldest first."""
-    runs = per_request(runs)  # a Dask DataFrame: the per-request table its workers reduce it to
     if isinstance(runs, pd.DataFrame) or hasattr(runs, "df") and "run" in runs.df.columns:
         frame = runs if isinstance(runs, pd.DataFrame) else runs.df
         if "run" not in frame.columns:

@@ -78,3 +78,15 @@ def test_compare_timings_and_trend_take_the_dask_frame(client, tmp_path):
     changes = nn.trend(ddf)
     assert changes[["url", "run"]].values.tolist() == nn.trend(runs)[["url", "run"]].values.tolist()
     assert changes[changes.url.str.contains("/asset/3.js")].run.tolist() == ["2026-11-07"]
+    # the workers key each request as the client would (the options given reach them) and
+    # time it from its run's start; a key made there pairs as one made here
+    from necto_nb.analysis.on_dask import per_request
+    from necto_nb.match import KEY, OFFSET
+
+    table = per_request(ddf, ignore_query=True)
+    assert table[KEY].tolist() == [nn.normalise_url(u, ignore_query=True) for u in table["url"]]
+    first = table.groupby("run", observed=True)["started"].transform("min")
+    assert table[OFFSET].tolist() == ((table["started"] - first) / pd.Timedelta(milliseconds=1)).tolist()
+    by_path = nn.compare_timings(ddf[ddf.run.isin(before)], ddf[ddf.run.isin(after)], ignore_query=True)
+    pd.testing.assert_frame_equal(by_path[columns], nn.compare_timings(runs[before], runs[after],
+                                                                       ignore_query=True)[columns])

@@ -249,7 +249,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         files = Path(tmp) / "files"
-        if only is None or only - {"compare"}:
+        if only is None or only - {"compare", "compare-dask"}:
             size = write_files(files, args.files, args.entries)
             nn.read_hars(files, progress=False).to_parquet(files / "history")
             keep(best_of([("read_hars", 2), ("read_hars", 1), ("orjson", 1), ("parquet", 1)], files, args.repeat, only))

@@ -556,7 +556,7 @@ class Catalogue:
         # (method, exact key) codes for the catalogue's requests, then this call's rows
         known_methods = [r.method for r in self.newest] + methods
         known_exact = [r.parts.exact for r in self.newest] + keys
-        method_codes, method_values = pd.factorize(np.asarray(known_methods, dtype=object))
+        method_codes, _ = pd.factorize(np.asarray(known_methods, dtype=object))
         exact_codes, exact_values = pd.factorize(np.asarray(known_exact, dtype=object))
         codes = pd.factorize(method_codes.astype("int64") * max(len(exact_values), 1) + exact_codes)[0]
         codes_known, codes_rows = codes[:len(self.newest)], codes[len(self.newest):]
@@ -576,12 +576,12 @@ class Catalogue:
             start += size
             if not size:
                 continue
-            run_codes, run_offsets = codes_rows[rows], offsets[rows]
-            found = _exact_only(run_codes, run_offsets, numbers_codes, numbers_offsets, count) \
+            run_codes, starts = codes_rows[rows], offsets[rows]
+            found = _exact_only(run_codes, starts, numbers_codes, numbers_offsets, count) \
                 if by_key and len(numbers_codes) else None
             if found is not None:
                 numbers[rows] = found
-                numbers_offsets[found] = run_offsets
+                numbers_offsets[found] = starts
                 stale[found] = rows
                 continue
             for number in np.flatnonzero(stale >= 0):  # bring the catalogue up to date for the stages
@@ -589,7 +589,7 @@ class Catalogue:
                 self.newest[number] = Request(methods[row], urls[row], _parse(urls[row], self.ignored))
             stale[:] = -1
             self.offsets = numbers_offsets.tolist()
-            got, got_stages = self.add([methods[i] for i in rows], [urls[i] for i in rows], run_offsets)
+            got, got_stages = self.add([methods[i] for i in rows], [urls[i] for i in rows], starts)
             numbers[rows] = got
             stages[rows[0]:rows[-1] + 1] = got_stages
             grown = len(self.newest) - len(numbers_codes)
@@ -616,7 +616,8 @@ class Catalogue:
         columns = ("method", "url", "started", *((KEY, OFFSET) if keyed else ()))
         every = {column: pd.concat([frame[column] for frame in frames], ignore_index=True) for column in columns}
         sizes = [len(frame) for frame in frames]
-        offsets = every[OFFSET].to_numpy("float64") if keyed else run_offsets(every["started"], _labels(sizes))
+        offsets = every[OFFSET].to_numpy("float64") if keyed else run_offsets(
+            every["started"], np.repeat(np.arange(len(sizes)), sizes))
         return self.add_runs(every["method"].astype("object").fillna("").tolist(),
                              every["url"].astype("object").fillna("").tolist(), offsets, sizes,
                              every[KEY].tolist() if keyed else None)
@@ -652,12 +653,7 @@ def run_offsets(started: pd.Series, runs: Sequence | np.ndarray) -> np.ndarray:
     return np.nan_to_num(offsets, nan=np.inf)
 
 
-def _labels(sizes: Sequence[int]) -> np.ndarray:
-    """Each row's run, for runs of `sizes` rows one after another."""
-    return np.repeat(np.arange(len(sizes)), sizes)
-
-
-def _exact_only(run_codes: np.ndarray, run_offsets: np.ndarray, numbers_codes: np.ndarray,
+def _exact_only(run_codes: np.ndarray, starts: np.ndarray, numbers_codes: np.ndarray,
                 numbers_offsets: np.ndarray, count: np.ndarray) -> np.ndarray | None:
     """Each request's number when the exact stage pairs all of a run's requests (no code
     more often in the run than among the numbers), else None: the n-th request of a key
@@ -666,7 +662,7 @@ def _exact_only(run_codes: np.ndarray, run_offsets: np.ndarray, numbers_codes: n
     codes, counts = np.unique(run_codes, return_counts=True)
     if (counts > count[codes]).any():
         return None
-    order = np.lexsort((run_offsets, run_codes))  # by key, then start; ties keep the frame's order
+    order = np.lexsort((starts, run_codes))  # by key, then start; ties keep the frame's order
     candidates = np.flatnonzero(np.isin(numbers_codes, codes))
     known = candidates[np.lexsort((candidates, numbers_offsets[candidates], numbers_codes[candidates]))]
     known_codes = numbers_codes[known]

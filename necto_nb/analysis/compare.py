@@ -354,9 +354,10 @@ def _shift_statistics(samples: list[tuple[np.ndarray, np.ndarray]], alpha: float
             m = len(d)
             k = int(np.floor(n / 2 - z * np.sqrt(n * (len(x) + len(y) + 1) / 12)))  # 1-based rank of the bound
             k = min(m, max(1, round(k * m / n))) if k >= 1 else 0
-            # the order statistics needed, not a sort: the middle one(s) and the bounds'
-            ranks = sorted({(m - 1) // 2, m // 2, *((k - 1, m - k) if k else ())})
-            d = np.partition(d, ranks)
+            if x.min() < x.max() or y.min() < y.max():  # else every difference is the same: d is in order
+                # the order statistics needed, not a sort: the middle one(s) and the bounds'
+                ranks = sorted({(m - 1) // 2, m // 2, *((k - 1, m - k) if k else ())})
+                d = np.partition(d, ranks)
             shift[i] = (d[(m - 1) // 2] + d[m // 2]) / 2
             cliffs[i] = (np.count_nonzero(d > 0) - np.count_nonzero(d < 0)) / m
             if k:

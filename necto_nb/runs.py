@@ -408,20 +408,27 @@ def _read(groups: list, helpers: int, bar: Any) -> list:
             taken += 1
             return taken - 1
 
+    finished = threading.Condition(lock)
+    failure: list[BaseException] = []
+
     def done(i: int, result: tuple) -> None:
-        results[i] = result
+        with finished:
+            results[i] = result
+            finished.notify()
         if bar is not None:
             bar.update(len(groups[i]))
 
-    failure: list[BaseException] = []
-    feeder = threading.Thread(target=_feed, args=(helpers, take, done, groups, failure), daemon=True) \
-        if helpers else None
-    if feeder is not None:
-        feeder.start()
+    def fail(exc: BaseException) -> None:
+        with finished:
+            failure.append(exc)
+            finished.notify()
+
+    if helpers:
+        threading.Thread(target=_feed, args=(helpers, take, done, fail, groups), daemon=True).start()
     while (i := take()) is not None:
         done(i, read_group(groups[i]))
-    if feeder is not None:
-        feeder.join()
+    with finished:  # the groups workers took; not a worker still starting
+        finished.wait_for(lambda: failure or None not in results)
     if bar is not None:
         bar.close()
     if failure:
@@ -429,8 +436,8 @@ def _read(groups: list, helpers: int, bar: Any) -> list:
     return results
 
 
-def _feed(helpers: int, take: Callable[[], int | None], done: Callable[[int, tuple], None], groups: list,
-          failure: list[BaseException]) -> None:
+def _feed(helpers: int, take: Callable[[], int | None], done: Callable[[int, tuple], None],
+          fail: Callable[[BaseException], None], groups: list) -> None:
     """Start `helpers` worker processes; once each has started, keep it reading the next group."""
     pool = ProcessPoolExecutor(helpers, mp_context=get_context("forkserver"))
     try:
@@ -444,7 +451,7 @@ def _feed(helpers: int, take: Callable[[], int | None], done: Callable[[int, tup
                 if (j := take()) is not None:
                     waiting[pool.submit(read_group, groups[j])] = j
     except BaseException as exc:  # a worker that died: the read fails, saying why
-        failure.append(exc)
+        fail(exc)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # a worker still starting exits when it can
 

@@ -7,8 +7,8 @@ field (`model.Entry`) — the headers, cookies, bodies — which costs as much a
 a Session runs on first need. Either part sends an entry that fails to `admit`'s repair,
 the only place entries become Python dicts. A file of the usual shape whose frame fields
 are all valid (most) is decoded in one pass, its entries kept as the file's bytes and split
-one by one only when asked; any other goes entry by entry, as a chunk's views fail. The steps have their own modules: `encoding`
-(BOM, JSONP, UTF-8), `locate` (where the log is), `json_errors`, `progress`.
+one by one only when asked; any other goes entry by entry. The steps have their own
+modules: `encoding` (BOM, JSONP, UTF-8), `locate` (where the log is), `json_errors`, `progress`.
 """
 
 from __future__ import annotations

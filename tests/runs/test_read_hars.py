@@ -142,7 +142,7 @@ def test_a_worker_process_reads_groups_as_this_process_does(tmp_path):
     pairs = list(zip(run_names(files), files))
     groups = [pairs[:2], pairs[2:4], pairs[4:]]
     left, got, failure = iter(range(len(groups))), {}, []
-    _feed(2, lambda: next(left, None), got.__setitem__, groups, failure)
+    _feed(2, lambda: next(left, None), got.__setitem__, failure.append, groups)
     assert not failure and sorted(got) == [0, 1, 2]
     for i, group in enumerate(groups):
         df, runs, failed = read_group(group)

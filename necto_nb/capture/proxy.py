@@ -329,6 +329,7 @@ class Proxy:
         self._loop.set_exception_handler(self._loop_error)
         master = Master(options.Options())
         ps = proxyserver.Proxyserver()
+        self._rules.pacing.proxyserver = ps  # a Throttle paces the writers of ps's connection handlers
         ready = _Ready()
         master.addons.add(
             core.Core(), block.Block(), proxyauth.ProxyAuth(), ps, dns_resolver.DnsResolver(),

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from necto_nb.errors import ArgumentTypeError
 from necto_nb.rules.base import Rule, note
+from necto_nb.rules.pacing import Pacing
 
 if TYPE_CHECKING:
-    from mitmproxy import http
+    from mitmproxy import connection, http
+    from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 #: the order rules of different kinds run in on one flow
 KINDS = ("delay", "throttle", "route", "rewrite", "callback", "respond")
@@ -76,11 +78,24 @@ class RuleEngine:
         self._url, self._whole = url_of, WHOLE_BODY
         #: what rules raised: "<when> <rule> on <method> <url>: <error>"
         self.errors: collections.deque[str] = collections.deque(maxlen=1000)
+        #: the connections a Throttle paces (the proxy gives it mitmproxy's connection handlers)
+        self.pacing = Pacing()
 
     def request(self, flow: http.HTTPFlow):
         rules = tuple(self.rules)  # the user may change the list meanwhile
-        if not rules:
+        chosen = self._choose(flow, rules) if rules else None
+        throttle = chosen.get("throttle") if chosen else None
+        if throttle is not None or self.pacing.rates:  # a connection paced for an earlier flow is released
+            self.pacing.set(flow, throttle.kbps if throttle is not None else None)  # type: ignore[attr-defined]
+        if not chosen:
             return None
+        ordered = [chosen[k] for k in KINDS if k in chosen]
+        flow.metadata[_CHOSEN] = ordered
+        note(flow, "_rule", "; ".join(map(repr, ordered)))
+        return self._run(flow, ordered, "request")
+
+    def _choose(self, flow: http.HTTPFlow, rules: tuple[Rule, ...]) -> dict[str, Rule]:
+        """The first matching rule of each kind."""
         url = self._url(flow.request)  # as the entry will show it, so a glob copied from s.df matches
         chosen: dict[str, Rule] = {}
         for rule in rules:
@@ -91,12 +106,18 @@ class RuleEngine:
                     chosen[rule.kind] = rule
             except Exception as e:  # a user's predicate: keep the error, the rule does not apply
                 self._failed(flow, rule, "matching", e)
-        if not chosen:
-            return None
-        ordered = [chosen[k] for k in KINDS if k in chosen]
-        flow.metadata[_CHOSEN] = ordered
-        note(flow, "_rule", "; ".join(map(repr, ordered)))
-        return self._run(flow, ordered, "request")
+        return chosen
+
+    def server_connected(self, data: ServerConnectionHookData) -> None:
+        if self.pacing.rates:
+            self.pacing.server_connected(data)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        if self.pacing.rates:
+            self.pacing.client_disconnected(client.id)
+
+    def done(self) -> None:
+        self.pacing.cancel()
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         ordered = flow.metadata.get(_CHOSEN)

@@ -1,6 +1,7 @@
 """Rules that slow traffic down: a fixed delay, and a bandwidth limit.
 
-Both wait with `asyncio.sleep` on the proxy's loop, so a slowed flow never holds up the others.
+Both wait on the proxy's loop (`asyncio.sleep`, paced writes), so a slowed flow never holds
+up the others.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from necto_nb.rules.base import Match, Rule, number
+from necto_nb.rules.pacing import CLIENT_WRITER
 
 if TYPE_CHECKING:
     from mitmproxy import http
+
+    from necto_nb.rules.pacing import PacedWriter
 
 
 class Delay(Rule):
@@ -36,37 +40,29 @@ class Delay(Rule):
 class Throttle(Rule):
     """Limit matching exchanges to `kbps` kilobits per second (1000 bits), in both directions.
 
-    mitmproxy hands a hook the whole body, so the limit is kept on delivery: a body reaches
-    the other side once its size at `kbps` has passed since its first byte arrived
-    (1 MB at 1000 kbps: 8 s), not paced in between.
+    The bytes leave the proxy paced (`pacing.py`): the request body to the origin, the
+    response to the client, a slice every 10 ms (1 MB at 1000 kbps: 8 s, half of it by 4 s).
+    The entry's `receive` ends when the response's last byte left the proxy.
     """
 
     kind = "throttle"
-    whole_response = True
 
     def __init__(self, match: Match = None, kbps: float = 0, *, method: str | Iterable[str] | None = None,
                  name: str | None = None) -> None:
         super().__init__(match, method=method, name=name)
         self.kbps = number(kbps, "kbps", above=True)
 
-    def _seconds(self, size: int) -> float:
-        return size * 8 / (self.kbps * 1000)
-
-    def request(self, flow: http.HTTPFlow):
-        body = flow.request.raw_content or b""
-        if not body:
-            return None
-        return asyncio.sleep(max(0.0, self._seconds(len(body)) - _since(flow.request.timestamp_start)))
+    # The engine paces the flow's connections when it picks this rule (Pacing.set).
 
     def response(self, flow: http.HTTPFlow):
-        response = flow.response
-        if response is None or not response.raw_content:
-            return None
-        return asyncio.sleep(max(0.0, self._seconds(len(response.raw_content)) - _since(response.timestamp_start)))
+        writer = flow.metadata.get(CLIENT_WRITER)
+        return None if writer is None or flow.response is None else _delivered(flow.response, writer)
 
     def _arguments(self) -> list[str]:
         return [f"kbps={self.kbps:g}"]
 
 
-def _since(timestamp: float | None) -> float:
-    return 0.0 if timestamp is None else max(0.0, time.time() - timestamp)
+async def _delivered(response: http.Response, writer: PacedWriter) -> None:
+    """Once a streamed body's last bytes left the proxy, the response ends then (HAR receive)."""
+    await writer.flushed()
+    response.timestamp_end = max(response.timestamp_end or 0.0, time.time())

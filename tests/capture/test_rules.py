@@ -63,14 +63,93 @@ def test_delay_adds_its_time_to_matching_requests_only(proxy, upstream):
     assert "_rule" not in entry_for(proxy, f"{upstream.http}/echo?fast=recorded")
 
 
-def test_throttle_delivers_a_megabyte_at_1000_kbps_in_8_seconds(proxy, upstream):
-    proxy.rules.append(rules.Throttle("*/bytes*", kbps=1000))
-    with client(proxy, timeout=30) as c:
-        started = time.perf_counter()
-        body = c.get(f"{upstream.http}/bytes?n=1000000").content
-        elapsed = time.perf_counter() - started
-    assert len(body) == 1_000_000
-    assert 7.2 <= elapsed <= 8.8, elapsed
+def arrived_by(arrivals: list[tuple[float, int]], seconds: float) -> int:
+    """Of (time since the first byte, bytes so far), how many bytes had come `seconds` after the first."""
+    return max((n for t, n in arrivals if t <= seconds), default=0)
+
+
+def test_throttle_paces_a_megabyte_download_over_8_seconds(proxy, upstream):
+    proxy.rules.append(rules.Throttle("*/bytes?n=1000000&slow*", kbps=1000))
+    arrivals: list[tuple[float, int]] = []
+    other: list[float] = []
+
+    def unthrottled() -> None:  # the same size on its own connection, at the same time
+        with client(proxy, timeout=30) as c:
+            began = time.perf_counter()
+            assert len(c.get(f"{upstream.http}/bytes?n=1000000&fast").content) == 1_000_000
+            other.append(time.perf_counter() - began)
+
+    with client(proxy, timeout=30) as c, c.stream("GET", f"{upstream.http}/bytes?n=1000000&slow") as r:
+        side = threading.Thread(target=unthrottled)
+        side.start()
+        got = 0
+        for chunk in r.iter_raw():
+            got += len(chunk)
+            now = time.perf_counter()
+            arrivals.append((now, got))
+        side.join()
+    first = arrivals[0][0]
+    arrivals = [(t - first, n) for t, n in arrivals]
+    total = arrivals[-1][0]
+    assert got == 1_000_000
+    assert 7.2 <= total <= 8.8, total
+    assert 350_000 <= arrived_by(arrivals, 4.0) <= 650_000, arrivals[::50]  # spread out, not held and let go
+    assert other and other[0] < 4.0, other  # another connection is not slowed: done before half of this one
+    entry = entry_for(proxy, f"{upstream.http}/bytes?n=1000000&slow")
+    assert 7000 <= entry["timings"]["receive"] <= 9000, entry["timings"]  # the paced delivery, not the upstream's
+    assert entry["_rule"] == "Throttle('*/bytes?n=1000000&slow*', kbps=1000)"
+    assert "_rule" not in entry_for(proxy, f"{upstream.http}/bytes?n=1000000&fast")
+
+
+class _Receiver:
+    """A loopback HTTP/1.1 origin that notes when each piece of a request body arrives."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, int]] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self._listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, body = data.split(b"\r\n\r\n", 1)
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            got = len(body)
+            self.arrivals.append((time.perf_counter(), got))
+            while got < length:
+                piece = conn.recv(65536)
+                if not piece:
+                    break
+                got += len(piece)
+                self.arrivals.append((time.perf_counter(), got))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def close(self) -> None:
+        self._listener.close()
+        self._thread.join(timeout=30)
+
+
+def test_throttle_paces_a_megabyte_upload_over_8_seconds(proxy):
+    receiver = _Receiver()
+    proxy.rules.append(rules.Throttle("*/upload", kbps=1000))
+    url = f"http://127.0.0.1:{receiver.port}/upload"
+    try:
+        with client(proxy, timeout=30) as c:
+            assert c.post(url, content=b"u" * 1_000_000).text == "ok"
+    finally:
+        receiver.close()
+    first = receiver.arrivals[0][0]
+    arrivals = [(t - first, n) for t, n in receiver.arrivals]
+    assert arrivals[-1][1] == 1_000_000
+    assert 7.2 <= arrivals[-1][0] <= 8.8, arrivals[-1]
+    assert 350_000 <= arrived_by(arrivals, 4.0) <= 650_000, arrivals[::50]
+    assert entry_for(proxy, url)["_rule"] == "Throttle('*/upload', kbps=1000)"
 
 
 def test_mock_never_reaches_the_upstream(proxy):

@@ -8,6 +8,9 @@ safe browsing, sync, sign-in) is kept off (`necto_nb.chromium`), so the capture 
 Each top-level navigation becomes a HAR page (see `origin.py`); when the page has
 loaded, its title and the browser's navigation timing (`domContentLoadedEventStart`,
 `loadEventStart`) complete it.
+
+Playwright runs in a thread of its own (`browser_thread.py`), so the sync API works in a
+notebook cell, whose thread runs an asyncio loop, as in a script.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from necto_nb.capture.browser_thread import BrowserThread
 from necto_nb.capture.trust import spki_pin
 from necto_nb.chromium import QUIET_ARGS, find_chromium
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import BrowserContext, Page, Playwright
 
     from necto_nb.capture.proxy import Proxy
 
@@ -33,41 +37,38 @@ _TIMING = """() => {
 
 def launch(proxy: Proxy, *, headless: bool = True, executable_path: str | Path | None = None,
            args: Iterable[str] = (), **context_options: Any) -> BrowserContext:
+    """A Playwright sync `BrowserContext` (a `Remote` of it, usable from any thread, a notebook
+    cell included) of a new Chromium through `proxy`; closing it ends Chromium and Playwright."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         raise RuntimeError("proxy.browser() needs Playwright: pip install playwright "
                            "(no browser download needed: it drives the system's Chromium)") from None
     chromium = find_chromium(executable_path)
-    playwright = sync_playwright().start()
-    try:
+    flags = [*QUIET_ARGS, f"--ignore-certificate-errors-spki-list={spki_pin(proxy)}", *args]
+
+    def start(playwright: Playwright) -> BrowserContext:  # in the browser's own thread
         # launch() gives Chromium a fresh user-data-dir of its own, which the key pin needs;
         # a persistent profile would also wake its component updater.
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), headless=headless, proxy={"server": proxy.url},
-            args=[*QUIET_ARGS, f"--ignore-certificate-errors-spki-list={spki_pin(proxy)}", *args])
+        browser = playwright.chromium.launch(executable_path=str(chromium), headless=headless,
+                                             proxy={"server": proxy.url}, args=flags)
         context = browser.new_context(**context_options)
-    except BaseException:
-        playwright.stop()
-        raise
-    proxy.origin.track_pages = True
+        proxy.origin.track_pages = True
+        context.on("page", lambda page: page.on("load", lambda loaded: _loaded(proxy, loaded)))
+        close = context.close
 
-    def watch(page: Page) -> None:
-        page.on("load", lambda loaded: _loaded(proxy, loaded))
+        def close_all(**kw: Any) -> None:
+            try:
+                close(**kw)
+                browser.close()
+            finally:
+                playwright.stop()  # which ends the browser's thread
+                proxy.origin.close_pages()
 
-    context.on("page", watch)
-    close = context.close
+        context.close = close_all  # type: ignore[method-assign]  # closing the context ends its browser and Playwright too
+        return context
 
-    def close_all(**kw: Any) -> None:
-        try:
-            close(**kw)
-            browser.close()
-        finally:
-            playwright.stop()
-            proxy.origin.close_pages()
-
-    context.close = close_all  # type: ignore[method-assign]  # closing the context ends its browser and Playwright too
-    return context
+    return BrowserThread(start).root  # type: ignore[return-value]  # a Remote stands in for the context
 
 
 def _loaded(proxy: Proxy, page: Page) -> None:

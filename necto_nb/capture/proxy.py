@@ -243,8 +243,9 @@ class Proxy:
     def browser(self, *, headless: bool = True, executable_path: str | Path | None = None,
                 args: Iterable[str] = (), **context_options: Any) -> BrowserContext:
         """Debian's Chromium, driven by Playwright, through this proxy and trusting its CA by
-        its key pin; each navigation becomes a HAR page. Returns a Playwright (sync)
-        `BrowserContext`; closed with the proxy. See `necto_nb.capture.browser`."""
+        its key pin; each navigation becomes a HAR page. Returns a Playwright sync
+        `BrowserContext`, usable from a notebook cell (Playwright runs in a thread of its
+        own); closed with the proxy. See `necto_nb.capture.browser`."""
         from necto_nb.capture.browser import launch
 
         context = launch(self, headless=headless, executable_path=executable_path, args=args, **context_options)
@@ -410,7 +411,7 @@ def running() -> Proxy | None:
 def _close_quietly(context: Any) -> None:
     try:
         context.close()
-    except Exception:  # closed already, or its Playwright belongs to another thread
+    except Exception:  # closed already (by the user, or Chromium went away)
         pass
 
 

@@ -82,13 +82,13 @@ class BrowserThread:
             playwright.stop()
             ready.set_exception(e)
             return
-        loop = self._loop = playwright._loop  # type: ignore[attr-defined]
+        loop = self._loop = playwright._loop
         ready.set_result(self._wrap(root))
         try:
             while not loop.is_closed():
                 if not self._jobs:
                     try:
-                        playwright._sync(self._idle())  # type: ignore[attr-defined]  # events run meanwhile
+                        playwright._sync(self._idle())  # events run meanwhile
                     except Exception:  # the driver went away (Chromium or node killed): nothing can run
                         break
                     continue

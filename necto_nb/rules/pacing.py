@@ -89,7 +89,7 @@ class PacedWriter:
             self._queue.clear()  # the connection closed under it: nothing left to deliver
             self._room.set()
             self._empty.set()
-            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._tasks.discard(asyncio.current_task())
             self._sending = False
             if self._then is not None and not self._writer.is_closing():
                 getattr(self._writer, self._then)()

@@ -1,5 +1,6 @@
-"""Rules measured: what a Delay and a Throttle add, what idle rules cost, and a Chromium
-page load through `proxy.browser()` against the browser's own timing and HAR.
+"""Rules measured: what a Delay and a Throttle add (and when half a throttled body has
+come), what idle rules cost, and a Chromium page load through `proxy.browser()` against
+the browser's own timing and HAR.
 
     python3 bench/rules.py [--samples 21] [--no-browser]
 
@@ -80,9 +81,14 @@ def proxy_figures(samples: int, confdir: str) -> dict:
         out["delay_added_ms"] = statistics.median(added)
         out["idle_rules_added_ms"] = statistics.median(unmatched) - statistics.median(bare)
         proxy.rules[:] = [rules.Throttle("*/bytes*", kbps=1000)]
-        started = time.perf_counter()
-        size = len(c.get(f"{up}/bytes?n=1000000").content)
+        started, size, half = time.perf_counter(), 0, None
+        with c.stream("GET", f"{up}/bytes?n=1000000") as r:
+            for chunk in r.iter_raw():
+                size += len(chunk)
+                if half is None and size >= 500_000:
+                    half = time.perf_counter() - started
         out["throttle_1MB_at_1000kbps_s"] = time.perf_counter() - started
+        out["throttle_half_delivered_s"] = half
         assert size == 1_000_000
         proxy.rules[:] = idle
         out["idle_rules_hook_us"] = _hook_cost(proxy)

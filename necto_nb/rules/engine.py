@@ -1,7 +1,8 @@
 """The live rule list and the mitmproxy addon that applies it.
 
-The addon's hooks are plain functions: with no rules, or none matching, a flow costs a
-loop over the rules and returns None, so mitmproxy never schedules a coroutine for it.
+The addon's hooks are plain functions: with no rules, or none matching, a flow costs its
+URL, one regular expression of all the rules' globs (`_Plan`) and a call per predicate
+rule, and returns None, so mitmproxy never schedules a coroutine for it.
 A flow a rule matched gets a coroutine that runs its rules in `KINDS` order, awaiting
 delays and callbacks without holding up any other flow.
 """

@@ -113,6 +113,7 @@ def test_in_a_notebook_cell_the_browser_records_pages_and_closes_with_the_proxy(
             proxy = s.capture(port=0, confdir={str(confdir)!r})
         """)),
         cell("page = proxy.browser().new_page(); page.goto(site.url)"),
+        cell("import asyncio\nawaited_title = await asyncio.to_thread(page.title)  # from another thread, awaited"),
         cell(textwrap.dedent("""
             loaded = until(lambda: s.pages and s.pages[0]["pageTimings"]["onLoad"] > 0)
             title = page.title()
@@ -124,7 +125,7 @@ def test_in_a_notebook_cell_the_browser_records_pages_and_closes_with_the_proxy(
         cell(textwrap.dedent("""
             closed_after_failing = until(lambda: not chromium_running(), 30)
             site.stop()
-            print(json.dumps({"loaded": loaded, "title": title, "pages": s.pages,
+            print(json.dumps({"loaded": loaded, "title": title, "awaited_title": awaited_title, "pages": s.pages,
                               "pagerefs": sorted({e.get("pageref") for e in s.entries}, key=str),
                               "during": during, "closed": closed, "during_failing": during_failing,
                               "closed_after_failing": closed_after_failing}))
@@ -132,9 +133,9 @@ def test_in_a_notebook_cell_the_browser_records_pages_and_closes_with_the_proxy(
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    assert "the cell failed" in notebook.cells[3].outputs[0]["evalue"]
+    assert "the cell failed" in notebook.cells[4].outputs[0]["evalue"]
     result = json.loads(notebook.cells[-1].outputs[0]["text"])
-    assert result["loaded"] and result["title"] == "necto demo shop", result
+    assert result["loaded"] and result["title"] == result["awaited_title"] == "necto demo shop", result
     [page] = result["pages"]
     assert page["title"] == "necto demo shop" and page["pageTimings"]["onLoad"] > 0, page
     assert result["pagerefs"] == [page["id"]]  # every entry belongs to the page

@@ -6,8 +6,10 @@ connection handler writes each connection's bytes to an `asyncio.StreamWriter` a
 every read, awaits `drain()` on all of them before it reads more. A `PacedWriter` in that
 writer's place queues what is written and lets it out a slice at a time on the proxy's
 loop; its `drain()` returns only once the queue is nearly out, so the proxy reads the
-other side no faster than it delivers (a streamed body arrives paced end to end, and its
-`timestamp_end` is when its last bytes left, not when they came in).
+other side no faster than it delivers (a streamed body arrives paced end to end). A
+throttled flow's times say when its paced bytes left (`Pacing.delivered`): HAR `send`
+until the request's last byte left for the origin, `receive` until the response's left
+for the client, not when they came in.
 
 A client connection is paced while its latest request was throttled: the client's writer
 (the response) and the writers to the origins it uses (the request body). HTTP/1.1 sends
@@ -18,6 +20,7 @@ throttled stream is paced as a whole.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,8 +31,8 @@ if TYPE_CHECKING:
 #: how often a paced writer lets a slice out (seconds): 100 small writes a second, each a
 #: slice of the rate, so a reader sees a steady stream rather than bursts
 TICK = 0.01
-#: flow.metadata key: the PacedWriter that carries a throttled flow's response
-CLIENT_WRITER = "necto_nb.paced"
+#: flow.metadata key: the Pacing that paces a throttled flow's connections
+PACING = "necto_nb.pacing"
 
 
 class PacedWriter:
@@ -47,6 +50,8 @@ class PacedWriter:
         self._empty = asyncio.Event()
         self._empty.set()
         self._then: str | None = None  # "close" or "write_eof", asked for while bytes were queued
+        #: when the queue last ran out (time.time()): the last paced byte left
+        self.emptied_at = 0.0
 
     def __getattr__(self, name: str) -> Any:  # get_extra_info, transport, wait_closed, ...
         return getattr(self._writer, name)
@@ -85,6 +90,7 @@ class PacedWriter:
                 if rate is not None and self._queue:
                     sent += len(chunk)
                     await asyncio.sleep(max(0.0, start + sent / rate - loop.time()))
+            self.emptied_at = time.time()
         finally:
             self._queue.clear()  # the connection closed under it: nothing left to deliver
             self._room.set()
@@ -126,6 +132,9 @@ class Pacing:
         self.proxyserver: Proxyserver | None = None
         #: bytes per second, by the id of a paced client connection
         self.rates: dict[str, float] = {}
+        #: the writers to origins that a client's flows were paced on (kept: an origin may
+        #: close its connection before the response hook looks)
+        self._upstreams: dict[str, set[PacedWriter]] = {}
         self._tasks: set[asyncio.Task] = set()
 
     def set(self, flow: http.HTTPFlow, kbps: float | None) -> None:
@@ -135,17 +144,19 @@ class Pacing:
         if rate is None:
             if self.rates.pop(client, None) is None:
                 return
+            self._upstreams.pop(client, None)  # the throttled flow before this one is over
         else:
             self.rates[client] = rate
         handler = self._handler(client)
         if handler is None:
             return
         for connection, io in handler.transports.items():
-            writer = self._paced(io)
-            if writer is not None:
+            if (writer := self._paced(io)) is not None:
                 writer.rate = rate
-                if connection is flow.client_conn:
-                    flow.metadata[CLIENT_WRITER] = writer
+                if rate is not None and connection is not flow.client_conn:
+                    self._upstreams.setdefault(client, set()).add(writer)
+        if rate is not None:
+            flow.metadata[PACING] = self
 
     def server_connected(self, data: ServerConnectionHookData) -> None:
         """A paced client's new origin connection: its writer carries the request body."""
@@ -154,9 +165,28 @@ class Pacing:
         if handler is not None and (io := handler.transports.get(data.server)) is not None:
             if (writer := self._paced(io)) is not None:
                 writer.rate = rate
+                self._upstreams.setdefault(data.client.id, set()).add(writer)
+
+    async def delivered(self, flow: http.HTTPFlow) -> None:
+        """Once the response's last byte left for the client: the flow's times say when the
+        paced bytes left, the request's (HAR send) and the response's (HAR receive)."""
+        handler = self._handler(flow.client_conn.id)
+        if handler is None or flow.response is None:
+            return
+        request, response = flow.request, flow.response
+        upstreams = self._upstreams.get(flow.client_conn.id)
+        if upstreams and request.timestamp_end is not None:
+            # One request at a time (HTTP/1.1): its body is the last a paced origin writer let out.
+            sent = max(w.emptied_at for w in upstreams)
+            request.timestamp_end = max(request.timestamp_end, min(sent, response.timestamp_start or sent))
+        client = handler.transports.get(flow.client_conn)
+        if client is not None and isinstance(client.writer, PacedWriter):
+            await client.writer.flushed()
+            response.timestamp_end = max(response.timestamp_end or 0.0, time.time())
 
     def client_disconnected(self, client_id: str) -> None:
         self.rates.pop(client_id, None)
+        self._upstreams.pop(client_id, None)
 
     def cancel(self) -> None:
         for task in list(self._tasks):

@@ -7,17 +7,14 @@ up the others.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from necto_nb.rules.base import Match, Rule, number
-from necto_nb.rules.pacing import CLIENT_WRITER
+from necto_nb.rules.pacing import PACING
 
 if TYPE_CHECKING:
     from mitmproxy import http
-
-    from necto_nb.rules.pacing import PacedWriter
 
 
 class Delay(Rule):
@@ -42,7 +39,8 @@ class Throttle(Rule):
 
     The bytes leave the proxy paced (`pacing.py`): the request body to the origin, the
     response to the client, a slice every 10 ms (1 MB at 1000 kbps: 8 s, half of it by 4 s).
-    The entry's `receive` ends when the response's last byte left the proxy.
+    The entry's `send` ends when the request's last byte left for the origin, its `receive`
+    when the response's last byte left for the client.
     """
 
     kind = "throttle"
@@ -55,14 +53,8 @@ class Throttle(Rule):
     # The engine paces the flow's connections when it picks this rule (Pacing.set).
 
     def response(self, flow: http.HTTPFlow):
-        writer = flow.metadata.get(CLIENT_WRITER)
-        return None if writer is None or flow.response is None else _delivered(flow.response, writer)
+        pacing = flow.metadata.get(PACING)
+        return None if pacing is None else pacing.delivered(flow)
 
     def _arguments(self) -> list[str]:
         return [f"kbps={self.kbps:g}"]
-
-
-async def _delivered(response: http.Response, writer: PacedWriter) -> None:
-    """Once a streamed body's last bytes left the proxy, the response ends then (HAR receive)."""
-    await writer.flushed()
-    response.timestamp_end = max(response.timestamp_end or 0.0, time.time())

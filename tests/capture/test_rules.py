@@ -149,7 +149,10 @@ def test_throttle_paces_a_megabyte_upload_over_8_seconds(proxy):
     assert arrivals[-1][1] == 1_000_000
     assert 7.2 <= arrivals[-1][0] <= 8.8, arrivals[-1]
     assert 350_000 <= arrived_by(arrivals, 4.0) <= 650_000, arrivals[::50]
-    assert entry_for(proxy, url)["_rule"] == "Throttle('*/upload', kbps=1000)"
+    entry = entry_for(proxy, url)
+    assert entry["_rule"] == "Throttle('*/upload', kbps=1000)"
+    assert 7000 <= entry["timings"]["send"] <= 9000, entry["timings"]  # the paced upload, not the client's
+    assert entry["timings"]["wait"] < 1000, entry["timings"]
 
 
 def test_mock_never_reaches_the_upstream(proxy):

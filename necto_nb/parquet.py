@@ -5,10 +5,17 @@ and each entry's JSON, so a run read back is the Session it was.
       run=2026-11-01/part-0.parquet   entry, every column of `frame.COLUMNS`, har (the entry's JSON text)
       run=2026-11-02/part-0.parquet
       _runs.parquet                   one row per run: file, log, pages, report (readers skip "_" files)
+      _frame.parquet                  every run's frame columns (and run) in one file
 
 Hive partitioning by run: DuckDB, Polars, Spark and `pyarrow.dataset` read `run` from the
 folder names. Writing into an existing dataset adds runs after those it holds and replaces
 those of the same name in place.
+
+`_frame.parquet` is there for `read_parquet`: opening a run's file costs about what parsing
+its HAR does, so the frame of thousands of runs is read from one file instead. `_runs.parquet`
+records each run file's size and modification time as written; where any differs (a run
+file rewritten by another tool) or the file is absent (a dataset written before it), the
+frame is read from the runs' files.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ if TYPE_CHECKING:
     from necto_nb.runs import Runs
 
 RUNS_FILE = "_runs.parquet"
+FRAME_FILE = "_frame.parquet"
 PART = "part-0.parquet"  # one file per run
 _CATEGORIES = [name for name, (dtype, _) in frame.COLUMNS.items() if dtype == "category"]
 
@@ -54,16 +62,35 @@ def write_parquet(runs: Runs, path: str | os.PathLike, *, compression: str = "zs
     # the frame's columns uncompressed: a few kB a run, and a zstd context per column chunk
     # cost more to set up than reading them does
     codecs = {name: "none" for name in table.schema.names} | {"har": compression}
-    start = 0
+    start, stamps = 0, []
     for name, size in zip(runs.names, runs._sizes.values()):
         folder = out / f"run={quote(name, safe='')}"
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir()
         pq.write_table(table.slice(start, size), folder / PART, compression=codecs)
+        stamps.append(_stamp(folder / PART))
         start += size
-    _write_runs(runs, out)
+    _write_frames(table.drop_columns(["har"]), runs, out)
+    _write_runs(runs, stamps, out)  # last: until it names the new files' stamps, the frame is read from them
     return out
+
+
+def _write_frames(table: Any, runs: Runs, out: Path) -> None:
+    """Every run's frame columns in FRAME_FILE: those written now, and those of the runs kept."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    codes = np.repeat(np.arange(len(runs), dtype=np.int32), list(runs._sizes.values()))
+    table = table.append_column("run", pa.DictionaryArray.from_arrays(codes, pa.array(runs.names, pa.string())))
+    if (out / FRAME_FILE).is_file():
+        kept = pq.read_table(out / FRAME_FILE, read_dictionary=["run"])
+        kept = kept.filter(pc.invert(pc.is_in(kept.column("run").cast(pa.string()), pa.array(runs.names))))
+        table = pa.concat_tables([kept, table], promote_options="permissive").combine_chunks()
+    temporary = out / f".{FRAME_FILE}.tmp"
+    pq.write_table(table, temporary)
+    os.replace(temporary, out / FRAME_FILE)
 
 
 def _schema():
@@ -92,7 +119,7 @@ def _har_column(runs: Runs):
     return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
 
 
-def _write_runs(runs: Runs, out: Path) -> None:
+def _write_runs(runs: Runs, stamps: list[tuple[int, int]], out: Path) -> None:
     """The runs' metadata, merged with what the dataset held, replaced in one rename."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -102,9 +129,10 @@ def _write_runs(runs: Runs, out: Path) -> None:
         "pages": json.dumps(r.pages), "pages_absent": r.pages_absent, "page_ids": json.dumps(sorted(r.page_ids)),
         "folder": r.folder, "origin": None if r.origin is None else json.dumps(r.origin),
         "report": json.dumps([[i.severity, i.path, i.message, i.action] for i in r.report]),
-    } for r in runs._runs.values()]
+        "part_size": size, "part_mtime_ns": mtime,
+    } for r, (size, mtime) in zip(runs._runs.values(), stamps)]
     table = pd.DataFrame(rows, columns=["run", "file", "entries", "log", "pages", "pages_absent", "page_ids",
-                                        "folder", "origin", "report"])
+                                        "folder", "origin", "report", "part_size", "part_mtime_ns"])
     if (out / RUNS_FILE).is_file():
         both = pd.concat([pq.read_table(out / RUNS_FILE).to_pandas(), table], ignore_index=True)
         order = pd.unique(both["run"])  # a replaced run keeps its place, new ones come last
@@ -133,22 +161,26 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
     if not len(meta):
         return Runs(frame.meta(runs=True), [])
     parts = [_part(folder, name) for name in meta["run"]]
-    # Each run's file directly, in the runs' order, its frame's columns only (the entries' JSON,
-    # most of the bytes, is read when a run's entries are asked for), on threads: pyarrow
-    # decodes without the GIL.
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        tables = list(pool.map(_read_frame, parts))
-    sizes = [len(t) for t in tables]
-    if sizes != meta["entries"].tolist():
-        wrong = next(i for i, (a, b) in enumerate(zip(sizes, meta["entries"])) if a != b)
-        raise HarError(f"{folder}: run {meta['run'][wrong]!r} holds {sizes[wrong]} entries, "
-                       f"{RUNS_FILE} says {meta['entries'][wrong]}")
-    df = _frame(pa.concat_tables(tables), meta)
+    stamps = [_stamp(part) for part in parts]
+    table = _frames_of(folder, meta) if _as_written(meta, stamps) else None
+    if table is None:
+        # Each run's file, in the runs' order, its frame's columns only (the entries' JSON, most
+        # of the bytes, is read when a run's entries are asked for), on threads: pyarrow decodes
+        # without the GIL.
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            tables = list(pool.map(_read_frame, parts))
+        sizes = [len(t) for t in tables]
+        if sizes != meta["entries"].tolist():
+            wrong = next(i for i, (a, b) in enumerate(zip(sizes, meta["entries"])) if a != b)
+            raise HarError(f"{folder}: run {meta['run'][wrong]!r} holds {sizes[wrong]} entries, "
+                           f"{RUNS_FILE} says {meta['entries'][wrong]}")
+        table = pa.concat_tables(tables)
+    df = _frame(table, meta)
     runs_data = [RunData(
         row.run, row.file, json.loads(row.log), json.loads(row.pages),
-        Report(Issue(*issue) for issue in json.loads(row.report)), InParquet.of(part, row.entries),
+        Report(Issue(*issue) for issue in json.loads(row.report)), InParquet(part.absolute(), int(row.entries), stamp),
         set(json.loads(row.page_ids)), row.folder, None if row.origin is None else json.loads(row.origin),
-        bool(row.pages_absent)) for row, part in zip(meta.itertuples(index=False), parts)]
+        bool(row.pages_absent)) for row, part, stamp in zip(meta.itertuples(index=False), parts, stamps)]
     return Runs(df, runs_data)
 
 
@@ -160,10 +192,6 @@ class InParquet:
     path: Path
     count: int
     stamp: tuple[int, int]  # size and modification time when read
-
-    @classmethod
-    def of(cls, path: Path, count: int) -> InParquet:
-        return cls(path.absolute(), int(count), _stamp(path))
 
     def __len__(self) -> int:
         return self.count
@@ -183,6 +211,34 @@ class InParquet:
         offsets = np.frombuffer(har.buffers()[1], dtype=np.int64)[har.offset:har.offset + len(har) + 1]
         first = int(offsets[0])  # one chunk: no copy, the entries stay in the column's buffer
         return Packed(memoryview(har.buffers()[2])[first:int(offsets[-1])], offsets[1:] - first).load()
+
+
+def _as_written(meta: pd.DataFrame, stamps: list[tuple[int, int]]) -> bool:
+    """Whether every run's file is as this package wrote it (so FRAME_FILE holds its frame)."""
+    if "part_size" not in meta.columns or meta["part_size"].isna().any():
+        return False
+    return stamps == list(zip(meta["part_size"].astype("int64").tolist(), meta["part_mtime_ns"].astype("int64").tolist()))
+
+
+def _frames_of(folder: Path, meta: pd.DataFrame) -> Any:
+    """The runs' frame columns from FRAME_FILE, in the runs' order; None where it lacks a run."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(folder / FRAME_FILE, read_dictionary=["run"])
+    except (OSError, ValueError):  # absent, or not a Parquet file: the runs' files have it all
+        return None
+    run = table.column("run").combine_chunks()
+    codes = run.indices.to_numpy(zero_copy_only=False)
+    position = {name: i for i, name in enumerate(run.dictionary.to_pylist())}
+    wanted = [position.get(name, -1) for name in meta["run"]]
+    counts = np.bincount(codes, minlength=len(position))
+    if -1 in wanted or counts[wanted].tolist() != meta["entries"].tolist():
+        return None
+    order = np.argsort(codes, kind="stable")  # each run's rows, in their order, one run after another
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rows = np.concatenate([order[starts[c]:starts[c] + counts[c]] for c in wanted])
+    return table.drop_columns(["run"]).take(rows)
 
 
 def _stamp(path: Path) -> tuple[int, int]:

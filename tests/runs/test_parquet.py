@@ -110,3 +110,36 @@ def test_entries_are_read_from_a_run_s_file_only_when_asked_and_a_changed_file_i
         runs["day1"].to_har()
     assert nn.read_parquet(history)["day1"].to_har()["log"]["entries"][0]["request"]["url"] == "https://example.org/new"
     assert runs["day2"].to_har()["log"]["entries"] == [entry()]
+
+
+def test_the_frame_is_read_from_one_file_unless_a_run_file_changed(tmp_path, monkeypatch):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    import necto_nb.parquet as parquet
+
+    for day in (1, 2, 3):
+        (tmp_path / f"day{day}.har").write_text(json.dumps(har(*[entry(f"https://example.com/{day}/{i}", time=10.0 * i)
+                                                                 for i in range(day + 1)])))
+    history = tmp_path / "history"
+    nn.read_hars([tmp_path / "day1.har", tmp_path / "day2.har"]).to_parquet(history)
+    nn.read_hars([tmp_path / "day3.har", tmp_path / "day1.har"]).to_parquet(history)  # day1 replaced in place
+    expected = nn.read_hars([tmp_path / f"day{d}.har" for d in (1, 2, 3)])
+
+    def no_run_files(part):
+        raise AssertionError(f"read {part}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(parquet, "_read_frame", no_run_files)
+        again = nn.read_parquet(history)
+        pd.testing.assert_frame_equal(again.df.drop(columns="file"), expected.df.drop(columns="file"),
+                                      check_categorical=False)
+        assert nn.read_parquet(history, runs=["day3", "day1"]).df["url"].tolist() == [
+            *expected["day3"].df["url"], *expected["day1"].df["url"]]
+    # another tool rewrites a run's file: its frame now comes from the runs' files
+    part = history / "run=day2" / "part-0.parquet"
+    table = pq.read_table(part)
+    pq.write_table(table.set_column(table.schema.get_field_index("time"), "time", pc.multiply(table.column("time"), 2)), part)
+    changed = nn.read_parquet(history)
+    assert changed["day2"].df["time"].tolist() == [2 * t for t in expected["day2"].df["time"]]
+    assert changed["day1"].df["time"].tolist() == expected["day1"].df["time"].tolist()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -25,6 +26,8 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
     removes those whose process is gone.
     """
     folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():  # else mkstemp's error would name the temporary file, not the folder
+        raise FileNotFoundError(errno.ENOENT, f"no folder to write {path.name} into", str(folder))
     _remove_stale_temporaries(folder, path.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=folder)
     try:

@@ -99,6 +99,14 @@ def test_an_export_the_disk_refuses_keeps_the_old_file(tmp_path):
     assert sha(target) == before and [p.name for p in tmp_path.iterdir()] == ["out.har"]
 
 
+def test_an_export_into_a_missing_folder_names_the_folder(tmp_path):
+    folder = tmp_path / "not" / "made"
+    with pytest.raises(FileNotFoundError, match="no folder to write out.har into") as raised:
+        nn.read_har(har(entry())).to_har(folder / "out.har")
+    assert raised.value.filename == str(folder)
+    assert not (tmp_path / "not").exists()
+
+
 # -- imports never modify their source ------------------------------------------------------
 
 

@@ -425,8 +425,13 @@ def _read(groups: list, helpers: int, bar: Any) -> list:
 
     if helpers:
         threading.Thread(target=_feed, args=(helpers, take, done, fail, groups), daemon=True).start()
-    while (i := take()) is not None:
-        done(i, read_group(groups[i]))
+    try:
+        while (i := take()) is not None:
+            done(i, read_group(groups[i]))
+    except BaseException:  # interrupted (KeyboardInterrupt in a notebook): the workers take no more
+        with lock:
+            taken = len(groups)
+        raise
     with finished:  # the groups workers took; not a worker still starting
         finished.wait_for(lambda: failure or None not in results)
     if bar is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +13,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb import frame
-from necto_nb.runs import _feed, read_group, run_names
+from necto_nb.runs import _feed, _read, read_group, run_names
 from tests.conftest import corpus_files
 from tests.factory import entry, har
 
@@ -182,3 +184,28 @@ def test_fsspec_urls_and_their_globs():
             nn.read_hars("memory://necto-test/*.zhar")
     finally:
         memory.rm("/necto-test", recursive=True)
+
+
+def test_an_interrupted_read_raises_and_gives_workers_no_more_groups(tmp_path, monkeypatch):
+    files = list(map(str, nightly(tmp_path, days=2, per_day=2)))
+    groups = [[pair] for pair in zip(run_names(files), files)]
+    submitted, closed = [], threading.Event()
+
+    class Watched(ProcessPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            submitted.append(fn)
+            return super().submit(fn, *args, **kwargs)
+
+        def shutdown(self, *args, **kwargs):
+            super().shutdown(*args, **kwargs)
+            closed.set()
+
+    def interrupted(group):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("necto_nb.runs.ProcessPoolExecutor", Watched)
+    monkeypatch.setattr("necto_nb.runs.read_group", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _read(groups, 1, None)
+    assert closed.wait(300)  # the worker started, found nothing left to read, and was let go
+    assert submitted == [int]  # its start only

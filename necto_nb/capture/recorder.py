@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 STOPPED = "the capture stopped before this exchange finished"
 #: flow.metadata key an addon before this one sets on a flow whose whole response it must see
-#: before the client does (a rule rewriting or throttling it): not streamed, recorded from
+#: before the client does (a rule rewriting it, a response callback): not streamed, recorded from
 #: mitmproxy's buffer
 WHOLE_BODY = "necto_nb.whole_body"
 #: flow.metadata key another addon sets on a flow that is not the user's traffic (a browser's own)

@@ -101,6 +101,23 @@ def test_throttle_paces_a_megabyte_download_over_8_seconds(proxy, upstream):
     assert "_rule" not in entry_for(proxy, f"{upstream.http}/bytes?n=1000000&fast")
 
 
+def test_throttle_paces_https_and_a_body_another_rule_holds_whole(proxy, upstream):
+    """Over TLS (the proxy paces the encrypted bytes) and with a Rewrite that must see the
+    whole response first (head and body are written after its hook, paced all the same)."""
+    proxy.rules.extend([rules.Throttle("*/bytes*", kbps=1000),
+                        rules.Rewrite("*/bytes*", response_headers={"X-Rewritten": "yes"})])
+    arrivals: list[tuple[float, int]] = []
+    with client(proxy, timeout=30) as c, c.stream("GET", f"{upstream.https}/bytes?n=250000") as r:
+        head = time.perf_counter()  # the pacing began with the head
+        assert r.headers["x-rewritten"] == "yes"
+        got = 0
+        for chunk in r.iter_raw():  # whole TLS records (16 KB), so arrivals come in steps of ~0.13 s
+            got += len(chunk)
+            arrivals.append((time.perf_counter() - head, got))
+    assert got == 250_000 and 1.8 <= arrivals[-1][0] <= 2.4, arrivals  # 2 s at 1000 kbps
+    assert 60_000 <= arrived_by(arrivals, 1.0) <= 190_000, arrivals
+
+
 class _Receiver:
     """A loopback HTTP/1.1 origin that notes when each piece of a request body arrives."""
 

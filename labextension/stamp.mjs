@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'install.json', 'src'];
+const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'install.json', 'schema', 'src'];
 
 function files(path) {
   return statSync(path).isDirectory()

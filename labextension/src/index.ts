@@ -25,11 +25,13 @@ import {
 } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Contents, IDefaultDrive, ServerConnection } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { LabIcon, notebookIcon } from '@jupyterlab/ui-components';
 
 import { HarViewProvider, PROVIDER_ID } from './provider';
-import { stem, viewNotebook } from './view';
+import { isHar, KERNEL, stem, viewNotebook } from './view';
+import { WarmKernel } from './warm';
 
 const FACTORY = 'necto_nb';
 const OPEN_AS_NOTEBOOK = 'necto-nb:open-as-notebook';
@@ -99,16 +101,30 @@ async function freeName(contents: Contents.IManager, base: string, ext: string):
 }
 
 /** Run the view's cells once its kernel is up; a view is never "unsaved". */
-async function runView(panel: NotebookPanel): Promise<void> {
+async function runView(panel: NotebookPanel, warm: WarmKernel): Promise<void> {
   panel.model?.stateChanged.connect((model, change) => {
     if (change.name === 'dirty' && change.newValue) {
       model.dirty = false;
     }
   });
-  await panel.context.ready;
-  await panel.sessionContext.ready;
-  if (!panel.isDisposed) {
-    await NotebookActions.runAll(panel.content, panel.sessionContext);
+  // No kernel is warmed until the cells have run, or the view closed before they could.
+  warm.hold();
+  let held = true;
+  const release = () => {
+    if (held) {
+      held = false;
+      warm.release();
+    }
+  };
+  panel.disposed.connect(release);
+  try {
+    await panel.context.ready;
+    await panel.sessionContext.ready;
+    if (!panel.isDisposed) {
+      await NotebookActions.runAll(panel.content, panel.sessionContext);
+    }
+  } finally {
+    release();
   }
 }
 
@@ -125,7 +141,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     IStateDB,
     IDefaultDrive
   ],
-  optional: [ILayoutRestorer, IDefaultFileBrowser],
+  optional: [ILayoutRestorer, IDefaultFileBrowser, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
@@ -136,14 +152,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
     state: IStateDB,
     drive: Contents.IDrive,
     restorer: ILayoutRestorer | null,
-    browser: IDefaultFileBrowser | null
+    browser: IDefaultFileBrowser | null,
+    settings: ISettingRegistry | null
   ) => {
     const { commands, docRegistry, serviceManager } = app;
     if (!drive.contentProviderRegistry) {
       console.error('necto_nb: this JupyterLab has no content providers (4.4+ has); HAR files open as text');
       return;
     }
-    drive.contentProviderRegistry.register(PROVIDER_ID, new HarViewProvider(drive));
+    const warm = new WarmKernel(serviceManager.sessions, serviceManager.nbconvert, serviceManager.serverSettings, KERNEL);
+    drive.contentProviderRegistry.register(
+      PROVIDER_ID,
+      new HarViewProvider(drive, path => warm.take(path).catch(() => false))
+    );
+    window.addEventListener('pagehide', () => warm.shutdownOnUnload());
+    // A kernel is warmed once the file browser shows a HAR file: a sign that one may be
+    // opened, and the user's setting can turn it off. Loading the settings comes first.
+    void (settings ? settings.load(plugin.id) : Promise.resolve(null))
+      .then(loaded => {
+        const follow = () => warm.setEnabled((loaded?.composite.warmKernel as boolean | undefined) ?? true);
+        follow();
+        loaded?.changed.connect(follow);
+      })
+      .catch(error => console.warn('necto_nb: settings not loaded; a kernel is kept warm', error))
+      .then(() => {
+        const look = () => {
+          for (const item of browser?.model.items() ?? []) {
+            if (item.type !== 'directory' && isHar(item.name)) {
+              warm.warm();
+              return;
+            }
+          }
+        };
+        look();
+        browser?.model.refreshed.connect(look);
+      });
 
     for (const fileType of FILE_TYPES) {
       docRegistry.addFileType({ ...fileType, contentType: 'file', icon: harIcon });
@@ -186,7 +229,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           onClick: () => void commands.execute(OPEN_AS_NOTEBOOK, { path: panel.context.path })
         })
       );
-      void runView(panel);
+      void runView(panel, warm);
       // Widgets (the grid) render only in notebooks that the notebook tracker holds. Its
       // restorer would reopen the file as an .ipynb after a reload, so its record goes, and
       // ours (above) reopens the view.

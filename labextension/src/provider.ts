@@ -14,12 +14,23 @@ type Provider = Pick<Contents.IDrive, 'get' | 'save'>;
 export const PROVIDER_ID = 'necto-nb-har-view';
 
 export class HarViewProvider implements Provider {
-  /** `files`: the drive itself, asked only whether the file exists and when it changed. */
-  constructor(private readonly files: Provider) {}
+  /**
+   * `files`: the drive itself, asked only whether the file exists and when it changed.
+   * `beforeView`: what runs before a view's panel looks for its kernel (it gives the view
+   * the kernel kept warm).
+   */
+  constructor(
+    private readonly files: Provider,
+    private readonly beforeView: (localPath: string) => Promise<unknown>
+  ) {}
 
   async get(localPath: string, options?: Contents.IFetchOptions): Promise<Contents.IModel> {
     const file = await this.files.get(localPath, { content: false });
-    return this.asView(file, options?.content === false ? null : viewNotebook(localPath));
+    if (options?.content === false) {
+      return this.asView(file, null);
+    }
+    await this.beforeView(localPath);
+    return this.asView(file, viewNotebook(localPath));
   }
 
   /** The view is read-only: saving it (Ctrl+S, autosave) leaves the HAR untouched. */

@@ -8,6 +8,9 @@ import type { INotebookContent } from '@jupyterlab/nbformat';
 /** File name endings the view opens, longest first (".har.gz" before ".har"). */
 const HAR_SUFFIXES = ['.har.gz', '.zhar', '.har'];
 
+/** The kernel spec the view's notebook asks for. */
+export const KERNEL = 'python3';
+
 /** How many requests the view's waterfall draws (plotly's SVG bars up to this many). */
 const WATERFALL_ROWS = 1000;
 
@@ -34,7 +37,7 @@ export function viewNotebook(path: string): INotebookContent {
     nbformat: 4,
     nbformat_minor: 5,
     metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3 (ipykernel)', language: 'python' },
+      kernelspec: { name: KERNEL, display_name: 'Python 3 (ipykernel)', language: 'python' },
       language_info: { name: 'python' }
     },
     cells: viewSources(PathExt.basename(path)).map((source, i) => ({
@@ -46,6 +49,11 @@ export function viewNotebook(path: string): INotebookContent {
       source
     }))
   };
+}
+
+/** Whether the view opens a file of this name. */
+export function isHar(name: string): boolean {
+  return HAR_SUFFIXES.some(s => name.toLowerCase().endsWith(s));
 }
 
 /** "capture.har.gz" -> "capture": the name a notebook about the file starts from. */

@@ -13,7 +13,7 @@ from tests.conftest import REPO
 SOURCE = REPO / "labextension"
 BUILD = REPO / "necto_nb" / "labextension"
 #: what labextension/stamp.mjs digests, in the same way
-SOURCES = ["package.json", "package-lock.json", "tsconfig.json", "install.json", "src"]
+SOURCES = ["package.json", "package-lock.json", "tsconfig.json", "install.json", "schema", "src"]
 
 
 def source_digest(folder: Path) -> str:

@@ -9,6 +9,7 @@ import gzip
 import json
 import re
 import shutil
+import time
 
 import nbformat
 import orjson
@@ -29,6 +30,8 @@ BUILD = REPO / "necto_nb" / "labextension"
 DEVTOOLS = "chrome-devtools__mitmproxy-chrome110.har"
 ROWS = ".necto-tr"
 ERRORS = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+WARM = "necto_nb kernel kept warm for HAR files"  # the session's name (labextension/src/warm.ts)
+SETTINGS = "necto-nb/har-view.jupyterlab-settings"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +61,17 @@ def double_click(page, lab, name: str):
 
 def wait_rows(page, n: int) -> None:
     page.wait_for_function("n => document.querySelectorAll('.necto-tr').length === n", arg=n)
+
+
+def wait_until(condition, what: str) -> None:
+    end = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < end, f"not within {WAIT_S} s: {what}"
+        time.sleep(0.1)
+
+
+def kernel_of(lab, path: str) -> str:
+    return next(s["kernel"]["id"] for s in lab.api("sessions") if s["path"] == path)
 
 
 def test_devtools_har_shows_its_rows_report_and_waterfall(page, lab, corpus):
@@ -157,3 +171,45 @@ def test_open_with_editor_still_shows_the_raw_json(page, lab, corpus):
     editor = page.locator(".jp-FileEditor:visible .cm-content")
     editor.get_by_text('"entries"').first.wait_for()
     assert json.loads((lab.root / "raw.har").read_text())["log"]["entries"]
+
+
+def test_a_kernel_kept_warm_is_taken_by_the_view_in_the_files_folder(page, lab, corpus):
+    folder = lab.root / "sub dir"
+    folder.mkdir()
+    shutil.copy(corpus / DEVTOOLS, folder / "warm.har")
+    browse(page, lab, "warm")
+    page.locator(".jp-DirListing-item", has=page.get_by_text("sub dir", exact=True)).dblclick()
+    warm = lab.settled_kernel(WARM)  # the listing shows a HAR file: one kernel is warmed
+    client = lab.client(warm)
+    try:
+        reply = client.execute_interactive(
+            "", silent=True, store_history=False, timeout=WAIT_S,
+            user_expressions={"imported": "sorted(m for m in ('necto_nb', 'necto_nb.widgets', 'anywidget')"
+                                          " if m in __import__('sys').modules)"})
+    finally:
+        client.stop_channels()
+    imported = reply["content"]["user_expressions"]["imported"]["data"]["text/plain"]
+    assert imported == "['anywidget', 'necto_nb', 'necto_nb.widgets']"
+
+    file_item(page, "warm.har").dblclick()
+    wait_rows(page, len(nn.read_har(folder / "warm.har")))  # read from its folder, by its plain name
+    assert kernel_of(lab, "sub dir/warm.har") == warm
+    assert page.locator(".jp-NotebookPanel:visible .jp-InputPrompt").first.inner_text() == "[1]:"  # silent warm-up
+    wait_until(lambda: [s for s in lab.sessions_named(WARM) if s["kernel"]["id"] != warm], "the next kernel warmed")
+    page.goto("about:blank")  # the page goes: the kernel kept warm goes with it, the view's stays
+    wait_until(lambda: not lab.sessions_named(WARM), "the waiting kernel shut down with the page")
+    assert kernel_of(lab, "sub dir/warm.har") == warm
+
+
+def test_the_warm_kernel_setting_off_starts_none(page, lab, corpus):
+    settings = lab.home / "settings" / SETTINGS
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"warmKernel": False}))
+    try:
+        shutil.copy(corpus / DEVTOOLS, lab.root / "cold.har")
+        double_click(page, lab, "cold.har")
+        wait_rows(page, len(nn.read_har(lab.root / "cold.har")))
+        assert lab.sessions_named(WARM) == []
+        assert "cold.har" in {s["path"] for s in lab.api("sessions")}
+    finally:
+        settings.unlink()

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,21 +122,48 @@ class JupyterLab:
 
     def kernel(self, notebook: str):
         """A second client of the kernel running `notebook` (same process, same variables)."""
-        from jupyter_client import BlockingKernelClient
-
         sessions = [s for s in self.api("sessions") if s["path"] == notebook]
         if not sessions:
             raise RuntimeError(f"no kernel is running {notebook}")
-        client = BlockingKernelClient(
-            connection_file=str(self.home / "runtime" / f"kernel-{sessions[0]['kernel']['id']}.json"))
+        return self.client(sessions[0]["kernel"]["id"])
+
+    def client(self, kernel_id: str):
+        """A client of the kernel `kernel_id`, ready."""
+        from jupyter_client import BlockingKernelClient
+
+        client = BlockingKernelClient(connection_file=str(self.home / "runtime" / f"kernel-{kernel_id}.json"))
         client.load_connection_file()
         client.start_channels()
         client.wait_for_ready(timeout=WAIT_S)
         return client
 
+    def sessions_named(self, name: str) -> list[dict]:
+        return [s for s in self.api("sessions") if s["name"] == name]
+
+    def settled_kernel(self, session_name: str, timeout: float = WAIT_S) -> str:
+        """The id of the kernel of the session called `session_name`, once the session exists
+        and its kernel has run what it was sent before (a silent empty execution queues
+        behind it, and leaves no trace in the kernel's history)."""
+        end = time.monotonic() + timeout
+        while not (sessions := self.sessions_named(session_name)):
+            if time.monotonic() > end:
+                raise RuntimeError(f"no session {session_name!r} within {timeout} s")
+            time.sleep(0.1)
+        kernel_id = sessions[0]["kernel"]["id"]
+        client = self.client(kernel_id)
+        try:
+            client.execute_interactive("", silent=True, store_history=False, timeout=timeout)
+        finally:
+            client.stop_channels()
+        return kernel_id
+
     def shutdown_kernels(self) -> None:
         for session in self.api("sessions"):
-            self.api(f"sessions/{session['id']}", method="DELETE")
+            try:
+                self.api(f"sessions/{session['id']}", method="DELETE")
+            except urllib.error.HTTPError as error:
+                if error.code != 404:  # 404: gone meanwhile (a closed page's warm kernel)
+                    raise
 
     def close(self) -> None:
         if self.process.poll() is None:

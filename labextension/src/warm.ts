@@ -1,0 +1,152 @@
+/**
+ * One kernel kept warm for the next HAR view: started before it is needed, with the view's
+ * imports done (necto_nb.labview.warm), so a double-click runs the view's cells at once
+ * instead of waiting for a kernel to start and import pandas and the widgets.
+ *
+ * It is an ordinary session under a name that says what it is, so JupyterLab's Running
+ * panel lists it. A view takes it by renaming the session to the HAR's path before its
+ * panel looks for a session of that path (JupyterLab's own sessions start under a
+ * placeholder path and are renamed the same way), after moving the kernel into the HAR's
+ * folder. The waiting kernel is shut down when the page goes, when the user's setting turns
+ * it off, or never started; a culled or dead one is not taken. No kernel is warmed while a
+ * view opens: on a machine of few cores the start would slow the view it is meant to speed.
+ */
+import { PathExt, URLExt } from '@jupyterlab/coreutils';
+import { NbConvert, ServerConnection, Session } from '@jupyterlab/services';
+import { UUID } from '@lumino/coreutils';
+
+/** The session's name in the Running panel (no dot: not listed as an open document). */
+export const WARM_NAME = 'necto_nb kernel kept warm for HAR files';
+
+const WARM_CODE = '__import__("necto_nb.labview").labview.warm()';
+
+/** A Python string literal for `text` (JSON's string syntax is a subset of Python's). */
+function pythonString(text: string): string {
+  return JSON.stringify(text);
+}
+
+export class WarmKernel {
+  private waiting: Promise<Session.ISessionConnection | null> | null = null;
+  /** The waiting session's id once the server has started it (for the page's last request). */
+  private waitingId: string | null = null;
+  private enabled = true;
+  /** Views opening now (`hold` ... `release`). */
+  private opening = 0;
+
+  /**
+   * `kernelName`: the kernel spec the view's notebook asks for. Kernels start in the server's
+   * root folder; `take` moves them into the HAR's folder. `nbconvert`: asked for its export
+   * formats ahead of the first view (JupyterLab asks when a page's first notebook panel
+   * opens; the server's answer takes seconds the first time and holds up the kernel's
+   * connection meanwhile); the answer is kept for the page.
+   */
+  constructor(
+    private readonly sessions: Session.IManager,
+    private readonly nbconvert: NbConvert.IManager,
+    private readonly server: ServerConnection.ISettings,
+    private readonly kernelName: string
+  ) {}
+
+  /** On or off (the user's setting); off shuts a waiting kernel down. */
+  setEnabled(enabled: boolean): void {
+    this.enabled = enabled;
+    if (enabled) {
+      return;
+    }
+    const waiting = this.waiting;
+    this.waiting = this.waitingId = null;
+    void waiting?.then(session => session?.shutdown().catch(() => undefined));
+  }
+
+  /** A view opens: warm no kernel until it `release`s. */
+  hold(): void {
+    this.opening++;
+  }
+
+  /** The view has run its cells: warm the next kernel. */
+  release(): void {
+    this.opening--;
+    this.warm();
+  }
+
+  /** Start a kernel unless one is waiting or starting, or a view is opening. */
+  warm(): void {
+    if (this.enabled && !this.waiting && !this.opening) {
+      void this.nbconvert.getExportFormats(false).catch(() => undefined);
+      const waiting = (this.waiting = this.start());
+      void waiting.then(session => {
+        if (session && this.waiting === waiting) {
+          this.waitingId = session.id;
+        }
+      });
+    }
+  }
+
+  private async start(): Promise<Session.ISessionConnection | null> {
+    try {
+      const session = await this.sessions.startNew({
+        path: `necto-nb-warm-${UUID.uuid4()}`,
+        type: 'necto_nb',
+        name: WARM_NAME,
+        kernel: { name: this.kernelName }
+      });
+      session.kernel?.requestExecute({ code: WARM_CODE, silent: true, store_history: false });
+      return session;
+    } catch (error) {
+      console.warn('necto_nb: could not start a kernel ahead of the next HAR view', error);
+      return null;
+    }
+  }
+
+  /**
+   * Give the waiting kernel to the view of `path` (the session becomes that path's, so the
+   * view's panel connects to it). False when there is none to give (off,
+   * failed, culled), or `path` has a session already (a view reloaded): the panel then does
+   * what it always does.
+   */
+  async take(path: string): Promise<boolean> {
+    const waiting = this.waiting;
+    if (!waiting || (await this.sessions.findByPath(path))) {
+      return false;
+    }
+    this.waiting = this.waitingId = null;
+    const session = await waiting;
+    const kernel = session?.kernel;
+    if (!session || session.isDisposed || !kernel || kernel.isDisposed || kernel.status === 'dead') {
+      return false;
+    }
+    try {
+      const folder = pythonString(PathExt.dirname(path));
+      await kernel.requestExecute({
+        code: `__import__("necto_nb.labview").labview.take(${folder})`,
+        silent: true,
+        store_history: false
+      }).done;
+      await session.setPath(path);
+      await session.setName(PathExt.basename(path));
+      await session.setType('notebook');
+    } catch (error) {
+      console.warn('necto_nb: the kernel kept warm could not be given to the view', error);
+      void session.shutdown().catch(() => undefined);
+      return false;
+    } finally {
+      session.dispose(); // this connection only: the view's panel makes its own
+    }
+    return true;
+  }
+
+  /**
+   * Shut the waiting kernel down as the page goes: a request the browser finishes after the
+   * page is gone (`keepalive`), sent at once as the page cannot wait for anything. A kernel
+   * still starting at that moment is left to the server (its culling, or its shutdown).
+   */
+  shutdownOnUnload(): void {
+    const id = this.waitingId;
+    this.enabled = false;
+    this.waiting = this.waitingId = null;
+    if (id) {
+      const url = URLExt.join(this.server.baseUrl, 'api/sessions', encodeURIComponent(id));
+      void ServerConnection.makeRequest(url, { method: 'DELETE', keepalive: true }, this.server);
+    }
+  }
+}

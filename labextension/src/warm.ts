@@ -86,7 +86,7 @@ export class WarmKernel {
     try {
       const session = await this.sessions.startNew({
         path: `necto-nb-warm-${UUID.uuid4()}`,
-        type: 'necto_nb',
+        type: '', // no file behind it: a click on it in the Running panel opens nothing
         name: WARM_NAME,
         kernel: { name: this.kernelName }
       });

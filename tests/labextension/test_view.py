@@ -190,6 +190,10 @@ def test_a_kernel_kept_warm_is_taken_by_the_view_in_the_files_folder(page, lab, 
         client.stop_channels()
     imported = reply["content"]["user_expressions"]["imported"]["data"]["text/plain"]
     assert imported == "['anywidget', 'necto_nb', 'necto_nb.widgets']"
+    sidebar = page.locator(".jp-SideBar .lm-TabBar-tab")
+    sidebar.and_(page.locator("[data-id='jp-running-sessions']")).click()
+    page.locator("#jp-running-sessions").get_by_text(WARM).first.wait_for()  # the user can see it
+    sidebar.and_(page.locator("[data-id='filebrowser']")).click()
 
     file_item(page, "warm.har").dblclick()
     wait_rows(page, len(nn.read_har(folder / "warm.har")))  # read from its folder, by its plain name

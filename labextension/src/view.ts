@@ -15,7 +15,7 @@ export const KERNEL = 'python3';
 const WATERFALL_ROWS = 1000;
 
 /** A Python string literal for `text` (JSON's string syntax is a subset of Python's). */
-function pythonString(text: string): string {
+export function pythonString(text: string): string {
   return JSON.stringify(text);
 }
 

@@ -8,22 +8,20 @@
  * panel looks for a session of that path (JupyterLab's own sessions start under a
  * placeholder path and are renamed the same way), after moving the kernel into the HAR's
  * folder. The waiting kernel is shut down when the page goes, when the user's setting turns
- * it off, or never started; a culled or dead one is not taken. No kernel is warmed while a
+ * it off, or never started; one a closed page left is shut down by the next page that
+ * warms one; a culled or dead one is not taken. No kernel is warmed while a
  * view opens: on a machine of few cores the start would slow the view it is meant to speed.
  */
 import { PathExt, URLExt } from '@jupyterlab/coreutils';
 import { NbConvert, ServerConnection, Session } from '@jupyterlab/services';
 import { UUID } from '@lumino/coreutils';
 
-/** The session's name in the Running panel (no dot: not listed as an open document). */
+import { pythonString } from './view';
+
+/** The session's name in the Running panel. */
 export const WARM_NAME = 'necto_nb kernel kept warm for HAR files';
 
 const WARM_CODE = '__import__("necto_nb.labview").labview.warm()';
-
-/** A Python string literal for `text` (JSON's string syntax is a subset of Python's). */
-function pythonString(text: string): string {
-  return JSON.stringify(text);
-}
 
 export class WarmKernel {
   private waiting: Promise<Session.ISessionConnection | null> | null = null;
@@ -82,8 +80,24 @@ export class WarmKernel {
     }
   }
 
+  /**
+   * Shut down the kept-warm kernels no page holds (a page that closed while its kernel was
+   * starting, or crashed): no page is connected to them. A page's own is connected from
+   * the moment its start returns (another page's in the second before, it would start a
+   * kernel for its view instead).
+   */
+  private async sweep(): Promise<void> {
+    await this.sessions.refreshRunning();
+    for (const model of this.sessions.running()) {
+      if (model.name === WARM_NAME && model.kernel?.connections === 0) {
+        await this.sessions.shutdown(model.id);
+      }
+    }
+  }
+
   private async start(): Promise<Session.ISessionConnection | null> {
     try {
+      await this.sweep().catch(() => undefined); // first: this page's new kernel is not connected yet either
       const session = await this.sessions.startNew({
         path: `necto-nb-warm-${UUID.uuid4()}`,
         type: '', // no file behind it: a click on it in the Running panel opens nothing
@@ -100,13 +114,16 @@ export class WarmKernel {
 
   /**
    * Give the waiting kernel to the view of `path` (the session becomes that path's, so the
-   * view's panel connects to it). False when there is none to give (off,
-   * failed, culled), or `path` has a session already (a view reloaded): the panel then does
-   * what it always does.
+   * view's panel connects to it). False when there is none to give (off, failed, culled,
+   * taken by another view), or `path` has a session already (a view reloaded): the panel
+   * then does what it always does.
    */
   async take(path: string): Promise<boolean> {
-    const waiting = this.waiting;
-    if (!waiting || (await this.sessions.findByPath(path))) {
+    if (!this.waiting || (await this.sessions.findByPath(path))) {
+      return false;
+    }
+    const waiting = this.waiting; // read after the wait: another view may have taken it
+    if (!waiting) {
       return false;
     }
     this.waiting = this.waitingId = null;
@@ -138,7 +155,7 @@ export class WarmKernel {
   /**
    * Shut the waiting kernel down as the page goes: a request the browser finishes after the
    * page is gone (`keepalive`), sent at once as the page cannot wait for anything. A kernel
-   * still starting at that moment is left to the server (its culling, or its shutdown).
+   * still starting at that moment is left until the next page warms one (`sweep`).
    */
   shutdownOnUnload(): void {
     const id = this.waitingId;

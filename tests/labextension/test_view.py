@@ -199,10 +199,21 @@ def test_a_kernel_kept_warm_is_taken_by_the_view_in_the_files_folder(page, lab, 
     wait_rows(page, len(nn.read_har(folder / "warm.har")))  # read from its folder, by its plain name
     assert kernel_of(lab, "sub dir/warm.har") == warm
     assert page.locator(".jp-NotebookPanel:visible .jp-InputPrompt").first.inner_text() == "[1]:"  # silent warm-up
-    wait_until(lambda: [s for s in lab.sessions_named(WARM) if s["kernel"]["id"] != warm], "the next kernel warmed")
+    # the next kernel is warmed once the view has run its cells, and the page holds it
+    wait_until(lambda: [s for s in lab.sessions_named(WARM) if s["kernel"]["connections"]], "the next kernel warmed")
     page.goto("about:blank")  # the page goes: the kernel kept warm goes with it, the view's stays
     wait_until(lambda: not lab.sessions_named(WARM), "the waiting kernel shut down with the page")
     assert kernel_of(lab, "sub dir/warm.har") == warm
+
+
+def test_a_warm_kernel_no_page_holds_is_shut_down_by_the_next_page(page, lab, corpus):
+    # what a page leaves when it closes while its warm kernel starts: a session nobody is connected to
+    left = lab.api("sessions", method="POST", body={"path": "necto-nb-warm-left", "type": "", "name": WARM,
+                                                   "kernel": {"name": "python3"}})
+    shutil.copy(corpus / DEVTOOLS, lab.root / "sweep.har")
+    browse(page, lab, "sweep")
+    wait_until(lambda: left["id"] not in {s["id"] for s in lab.api("sessions")}, "the left kernel shut down")
+    assert lab.settled_kernel(WARM) != left["kernel"]["id"]  # the page's own
 
 
 def test_the_warm_kernel_setting_off_starts_none(page, lab, corpus):

@@ -104,8 +104,9 @@ class JupyterLab:
                     raise RuntimeError(f"jupyter lab did not start:\n{self.log.read_text()[-3000:]}") from None
                 time.sleep(0.2)
 
-    def api(self, path: str, method: str = "GET"):
+    def api(self, path: str, method: str = "GET", body: dict | None = None):
         request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
+                                         data=None if body is None else json.dumps(body).encode(),
                                          headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()

@@ -585,11 +585,12 @@ class Catalogue:
                 stale[found] = rows
                 continue
             for number in np.flatnonzero(stale >= 0):  # bring the catalogue up to date for the stages
-                row = stale[number]
+                row = int(stale[number])
                 self.newest[number] = Request(methods[row], urls[row], _parse(urls[row], self.ignored))
             stale[:] = -1
             self.offsets = numbers_offsets.tolist()
-            got, got_stages = self.add([methods[i] for i in rows], [urls[i] for i in rows], starts)
+            listed = rows.tolist()
+            got, got_stages = self.add([methods[i] for i in listed], [urls[i] for i in listed], starts)
             numbers[rows] = got
             stages[rows[0]:rows[-1] + 1] = got_stages
             grown = len(self.newest) - len(numbers_codes)

@@ -11,6 +11,7 @@ compared value by value and each change is named by its path.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -84,30 +85,31 @@ def diff(
     """
     if pair_by not in PAIR_BY:
         raise ArgumentError(f"pair_by={pair_by!r}: one of {', '.join(map(repr, PAIR_BY))}")
-    options = {"ignore_headers": ignore_headers, "ignore_paths": ignore_paths, "ignore_query": ignore_query,
-               "hosts": hosts, "rules": rules, "stages": stages, "bodies": bodies, "cookie_values": cookie_values}
+    compare = functools.partial(_diff, ignore_headers=ignore_headers, ignore_paths=ignore_paths,
+                                ignore_query=ignore_query, hosts=hosts, rules=rules, stages=stages, bodies=bodies,
+                                cookie_values=cookie_values)
     runs_a, runs_b = _runs(a, "a"), _runs(b, "b")
-    if runs_a is None and runs_b is None:
-        return _diff(a, b, **options)
+    if isinstance(a, Session) and isinstance(b, Session):
+        return compare(a, b)
     parts = []
-    for name_a, run_a, name_b, run_b in _pairs(runs_a or [(a.name, a)], runs_b or [(b.name, b)], pair_by,
-                                               single=runs_a is None or runs_b is None):
+    for name_a, run_a, name_b, run_b in _pairs(runs_a, runs_b, pair_by,
+                                               single=isinstance(a, Session) or isinstance(b, Session)):
         if run_a is None or run_b is None:
             change, value = ("added", {"b": name_b}) if run_a is None else ("removed", {"a": name_a})
             part = _frame([{"method": "", "url": "", "occurrence": 0, "part": "run", "name": "", "change": change,
                             **value}])
         else:
-            part = _diff(run_a, run_b, **options)
+            part = compare(run_a, run_b)
         parts.append(part.assign(run_a=name_a, run_b=name_b)[RUN_COLUMNS + COLUMNS])
     return pd.concat(parts, ignore_index=True).astype({"run_a": object, "run_b": object})
 
 
-def _runs(value: Any, side: str) -> list[tuple[str, Session]] | None:
-    """A side's runs as (name, Session), or None for a single Session."""
+def _runs(value: Any, side: str) -> list[tuple[str, Session]]:
+    """A side's runs as (name, Session); a single Session is one."""
     if isinstance(value, Runs):
-        return [(name, value[name]) for name in value.names]
+        return list(zip(value.names, value))
     if isinstance(value, Session):
-        return None
+        return [(value.name, value)]
     if isinstance(value, str | bytes | pd.DataFrame) or not isinstance(value, Iterable):
         raise ArgumentTypeError(f"{side}: a Session, nn.Runs or a list of Sessions, not {type(value).__name__} "
                                 "(diff reads bodies and headers, which a frame does not hold)")

@@ -45,12 +45,16 @@ class Entries(Sequence[dict]):
     @property
     def _raws(self) -> list:
         if self._list is None:
+            assert self.stored is not None  # one of the two is always set
             self._list = self.stored.load()
             self.stored = None
         return self._list
 
     def __len__(self) -> int:
-        return len(self.stored) if self._list is None else len(self._list)
+        if self._list is None:
+            assert self.stored is not None  # one of the two is always set
+            return len(self.stored)
+        return len(self._list)
 
     @overload
     def __getitem__(self, i: int) -> dict: ...

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -92,12 +92,13 @@ def parse(source: Source, sink: Sink, *, strict: bool = False, name: str | None 
     page_ids: set[str] = {p["id"] for p in pages if isinstance(p, dict) and isinstance(p.get("id"), str)}
     # a page without its start gets its first entry's: note those only if one is needed
     starts = any(isinstance(p, dict) and not is_date(p.get("startedDateTime")) for p in pages)
+    dropped: set[int] = set()
     if one_pass is not None:
-        entries, first_seen, dropped = _viewed_entries(data, one_pass[1], sink, progress, name), {}, set()
-        if starts:
-            first_seen = _first_seen(one_pass[1])
-    else:
-        entries, first_seen, dropped = _read_entries(raws, name, repairer, meta, sink, progress, starts)
+        entries = _viewed_entries(data, one_pass[1], sink, progress, name)
+        first_seen = _first_seen(one_pass[1]) if starts else {}
+    else:  # the entries' raw JSON
+        entries, first_seen, dropped = _read_entries(cast("list[msgspec.Raw]", raws), name, repairer, meta, sink,
+                                                     progress, starts)
     origin = [i for i in range(len(raws)) if i not in dropped] if dropped else None
     parsed = Parsed(name, meta, _read_pages(pages, first_seen, repairer, meta), entries, report,
                     Rest(name, entries, report, page_ids, loaded.folder, origin, progress), loaded.folder,

@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 from necto_nb import frame
 from necto_nb.errors import (
     ArgumentError, ArgumentTypeError, CaptureRunningError, CommandError, Error, HarError, ProxyError, RowError,
-    UnknownKeyError, UrlscanError,
+    UnknownKeyError, UrlscanError, WorkerError,
 )
 from necto_nb.har.redact import Redactor
 from necto_nb.har.report import Issue, Report
@@ -61,6 +61,7 @@ __all__ = [
     "read_parquet",
     "read_urlscan",
     "UrlscanError",
+    "WorkerError",
     "demo",
     "TrafficGrid",
     "waterfall",

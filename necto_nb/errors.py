@@ -9,6 +9,7 @@
     │   └── UnknownKeyError     + KeyError: a name (a run) the collection does not have
     ├── ProxyError              + OSError: the capture proxy cannot listen or start
     ├── CaptureRunningError     + RuntimeError: a second capture in one process
+    ├── WorkerError             + RuntimeError: a worker process of read_hars stopped
     └── CommandError            the command line: a file it cannot read or write, a tool not installed
 
 Each keeps the built-in base callers caught before the tree existed (a `HarError` is still a
@@ -83,6 +84,10 @@ class ProxyError(Error, OSError):
 
 class CaptureRunningError(Error, RuntimeError):
     """A capture is already running in this process (mitmproxy keeps its options process-wide)."""
+
+
+class WorkerError(Error, RuntimeError):
+    """A worker process of `read_hars` stopped before its files were read."""
 
 
 class CommandError(Error):

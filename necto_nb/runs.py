@@ -12,10 +12,12 @@ import glob
 from collections import Counter
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import current_process, get_context
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from necto_nb import frame
-from necto_nb.errors import ArgumentError, ArgumentTypeError, HarError, UnknownKeyError
+from necto_nb.errors import ArgumentError, ArgumentTypeError, HarError, UnknownKeyError, WorkerError
 from necto_nb.har.deferred import Rest
 from necto_nb.har.entries import Entries, Stored
 from necto_nb.har.progress import CHUNK
@@ -359,6 +361,9 @@ def read_hars(sources: Any, *, engine: str = "pandas", progress: bool | None = N
     `workers` processes, this one included (default: one per core); reads of 100 files and
     more show a progress bar unless `progress=False`.
     """
+    if getattr(current_process(), "_inheriting", False):  # multiprocessing's own test of this (spawn.py)
+        raise WorkerError("read_hars was called while a worker process imported the script that started it: "
+                          "guard the script's code with `if __name__ == \"__main__\":`")
     files = find_files(sources)
     names = run_names(files)
     if engine == "dask":
@@ -371,13 +376,22 @@ def read_hars(sources: Any, *, engine: str = "pandas", progress: bool | None = N
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise ArgumentError(f"workers={workers}: at least 1")
-    helpers = workers - 1 if len(files) > GROUP and _size(files) >= PARALLEL_FROM else 0
+    parallel = len(files) > GROUP and _size(files) >= PARALLEL_FROM and _workers_can_start()
+    helpers = workers - 1 if parallel else 0
     groups = [pairs[i:i + GROUP] for i in range(0, len(pairs), GROUP)]
     return _combine(_read(groups, helpers, _bar(len(files), progress)), pairs)
 
 
 def _size(files: Sequence[str]) -> int:
     return sum(os.path.getsize(f) for f in files if "://" not in f and os.path.isfile(f))
+
+
+def _workers_can_start() -> bool:
+    """A forkserver's worker first runs this process's script again from its path (as
+    `__mp_main__`); a script read from standard input (`python - < x.py`) has no path to run."""
+    main = sys.modules["__main__"]
+    path = getattr(main, "__file__", None)
+    return getattr(main, "__spec__", None) is not None or path is None or os.path.exists(path)
 
 
 def _bar(total: int, progress: bool | None):
@@ -426,7 +440,7 @@ def _read(groups: list, helpers: int, bar: Any) -> list:
     if helpers:
         threading.Thread(target=_feed, args=(helpers, take, done, fail, groups), daemon=True).start()
     try:
-        while (i := take()) is not None:
+        while not failure and (i := take()) is not None:  # a worker that failed ends the read
             done(i, read_group(groups[i]))
     except BaseException:  # interrupted (KeyboardInterrupt in a notebook): the workers take no more
         with lock:
@@ -437,6 +451,11 @@ def _read(groups: list, helpers: int, bar: Any) -> list:
     if bar is not None:
         bar.close()
     if failure:
+        if isinstance(failure[0], BrokenProcessPool):
+            raise WorkerError(
+                "read_hars: a worker process stopped before its files were read. A script that calls "
+                "read_hars must guard its code with `if __name__ == \"__main__\":` (each worker imports "
+                "the script again); else pass workers=1") from failure[0]
         raise failure[0]
     return results
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -16,6 +18,8 @@ from necto_nb import frame
 from necto_nb.runs import _feed, _read, read_group, run_names
 from tests.conftest import corpus_files
 from tests.factory import entry, har
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def nightly(folder: Path, days: int = 3, per_day: int = 2) -> list[Path]:
@@ -209,3 +213,35 @@ def test_an_interrupted_read_raises_and_gives_workers_no_more_groups(tmp_path, m
         _read(groups, 1, None)
     assert closed.wait(300)  # the worker started, found nothing left to read, and was let go
     assert submitted == [int]  # its start only
+
+
+SCRIPT = """
+import sys, time
+import necto_nb.runs, necto_nb as nn
+necto_nb.runs.PARALLEL_FROM, necto_nb.runs.GROUP = 0, 1  # real processes on a few small files
+read_group = necto_nb.runs.read_group
+def slowly(group):  # this process reads slowly, so that workers start while it reads
+    time.sleep(float(sys.argv[2]))
+    return read_group(group)
+necto_nb.runs.read_group = slowly
+print(len(nn.read_hars(sys.argv[1], progress=False, workers=2)))
+"""
+
+
+def test_a_script_without_the_main_guard_is_told_to_add_it(tmp_path):
+    nightly(tmp_path / "runs", days=4, per_day=2)
+    script = tmp_path / "unguarded.py"
+    script.write_text(SCRIPT)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "runs"), "2"], capture_output=True, text=True,
+                         timeout=300, cwd=ROOT)
+    assert out.returncode == 1 and out.stdout == "", out.stdout  # neither this process nor a worker read on
+    last = out.stderr.splitlines()[-1]
+    assert last.startswith("necto_nb.errors.WorkerError: read_hars: a worker process stopped"), out.stderr
+    assert 'if __name__ == "__main__":' in last
+
+
+def test_a_script_read_from_standard_input_reads_in_this_process(tmp_path):
+    nightly(tmp_path / "runs", days=2, per_day=2)
+    out = subprocess.run([sys.executable, "-", str(tmp_path / "runs"), "0"], input=SCRIPT, capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "4\n", "")

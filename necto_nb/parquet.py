@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from necto_nb import frame
+from necto_nb.atomic import replacing
 from necto_nb.errors import HarError, UnknownKeyError
 from necto_nb.har.report import Issue, Report
 
@@ -88,9 +89,8 @@ def _write_frames(table: Any, runs: Runs, out: Path) -> None:
         kept = pq.read_table(out / FRAME_FILE, read_dictionary=["run"])
         kept = kept.filter(pc.invert(pc.is_in(kept.column("run").cast(pa.string()), pa.array(runs.names))))
         table = pa.concat_tables([kept, table], promote_options="permissive").combine_chunks()
-    temporary = out / f".{FRAME_FILE}.tmp"
-    pq.write_table(table, temporary)
-    os.replace(temporary, out / FRAME_FILE)
+    with replacing(out / FRAME_FILE) as file:
+        pq.write_table(table, file)
 
 
 def _schema():
@@ -137,9 +137,8 @@ def _write_runs(runs: Runs, stamps: list[tuple[int, int]], out: Path) -> None:
         both = pd.concat([pq.read_table(out / RUNS_FILE).to_pandas(), table], ignore_index=True)
         order = pd.unique(both["run"])  # a replaced run keeps its place, new ones come last
         table = both.drop_duplicates("run", keep="last").set_index("run").loc[order].reset_index()
-    temporary = out / f".{RUNS_FILE}.tmp"
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), temporary)
-    os.replace(temporary, out / RUNS_FILE)
+    with replacing(out / RUNS_FILE) as file:
+        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), file)
 
 
 def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> Runs:

@@ -36,6 +36,7 @@ from necto_nb import frame
 from necto_nb.atomic import replacing
 from necto_nb.errors import HarError, UnknownKeyError
 from necto_nb.har.report import Issue, Report
+from necto_nb.har.source import stamp
 
 if TYPE_CHECKING:
     from necto_nb.runs import Runs
@@ -70,7 +71,7 @@ def write_parquet(runs: Runs, path: str | os.PathLike, *, compression: str = "zs
             shutil.rmtree(folder)
         folder.mkdir()
         pq.write_table(table.slice(start, size), folder / PART, compression=codecs)
-        stamps.append(_stamp(folder / PART))
+        stamps.append(stamp(folder / PART))
         start += size
     _write_frames(table.drop_columns(["har"]), runs, out)
     _write_runs(runs, stamps, out)  # last: until it names the new files' stamps, the frame is read from them
@@ -160,7 +161,7 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
     if not len(meta):
         return Runs(frame.meta(runs=True), [])
     parts = [_part(folder, name) for name in meta["run"]]
-    stamps = [_stamp(part) for part in parts]
+    stamps = [stamp(part) for part in parts]
     table = _frames_of(folder, meta) if _as_written(meta, stamps) else None
     if table is None:
         # Each run's file, in the runs' order, its frame's columns only (the entries' JSON, most
@@ -177,9 +178,9 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
     df = _frame(table, meta)
     runs_data = [RunData(
         row.run, row.file, json.loads(row.log), json.loads(row.pages),
-        Report(Issue(*issue) for issue in json.loads(row.report)), InParquet(part.absolute(), int(row.entries), stamp),
+        Report(Issue(*issue) for issue in json.loads(row.report)), InParquet(part.absolute(), int(row.entries), written),
         set(json.loads(row.page_ids)), row.folder, None if row.origin is None else json.loads(row.origin),
-        bool(row.pages_absent)) for row, part, stamp in zip(meta.itertuples(index=False), parts, stamps)]
+        bool(row.pages_absent)) for row, part, written in zip(meta.itertuples(index=False), parts, stamps)]
     return Runs(df, runs_data)
 
 
@@ -201,7 +202,7 @@ class InParquet:
         from necto_nb.runs import Packed
 
         try:
-            changed = _stamp(self.path) != self.stamp
+            changed = stamp(self.path) != self.stamp
             har = None if changed else pq.ParquetFile(self.path).read(columns=["har"]).column("har").combine_chunks()
         except OSError as exc:
             raise HarError(f"{self.path}: cannot read the run's entries ({exc})") from None
@@ -238,11 +239,6 @@ def _frames_of(folder: Path, meta: pd.DataFrame) -> Any:
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rows = np.concatenate([order[starts[c]:starts[c] + counts[c]] for c in wanted])
     return table.drop_columns(["run"]).take(rows)
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
 
 
 def _part(folder: Path, name: str) -> Path:

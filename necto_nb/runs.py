@@ -1,9 +1,10 @@
 """Runs: many HAR files (a month of nightly test runs) as one frame, each file still a Session.
 
 `read_hars` reads every file's frame fields into one `frame.Builder`, so the frame is built
-once for a group of files, not once per file; groups are read in parallel processes. Each
-entry is kept as its JSON bytes, as a Session keeps it, so a run comes back as a Session
-with every field it was read with.
+once for a group of files, not once per file; groups are read in parallel processes. A run's
+entries are read again from its file when its Session is asked for (a file that changed since
+is an error, not other entries), so a run comes back as a Session with every field it was
+read with, and many runs take the memory of their frame, not of their files.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from necto_nb.errors import ArgumentError, ArgumentTypeError, HarError, UnknownK
 from necto_nb.har.deferred import Rest
 from necto_nb.har.entries import Entries, Stored
 from necto_nb.har.progress import CHUNK
-from necto_nb.har.read import parse, paused_gc
+from necto_nb.har.locate import InFile
+from necto_nb.har.read import AtPath, parse, paused_gc
+from necto_nb.har.source import stamp
 from necto_nb.har.report import Report
 from necto_nb.session import Session, SessionState
 
@@ -65,8 +68,8 @@ class Packed:
 @dataclass
 class RunData:
     """What a Session is made of, but its frame (which is in the Runs' frame): one file's
-    metadata, its report, and its entries' JSON bytes, kept compact (`entries.Stored`: the
-    file's bytes, entries packed back to back, a Parquet file) until a Session asks."""
+    metadata, its report, and where its entries' JSON is (`entries.Stored`: the file, read
+    again; entries packed back to back; a Parquet file) until a Session asks."""
 
     name: str
     file: str
@@ -170,6 +173,23 @@ def _load(file: str) -> Any:
         raise HarError(f"{file}: cannot read ({exc})") from None
 
 
+def _stamp(file: str) -> tuple[int, int] | None:
+    """A local file's stamp (None for a URL, or a file the read will say it cannot find)."""
+    try:
+        return None if "://" in file else stamp(Path(file))
+    except OSError:
+        return None
+
+
+def _kept(entries: Entries, file: str, before: tuple[int, int] | None) -> Stored:
+    """What a run keeps of its entries: a local file read in one pass and unchanged while
+    read, its path (a year of runs is more than memory holds); else their bytes, as read or
+    as repaired."""
+    if isinstance(entries.stored, InFile) and before is not None and _stamp(file) == before:
+        return AtPath(Path(file).resolve(), len(entries), before)
+    return entries.stored or Packed.of(entries.raws())
+
+
 def read_group(files: Sequence[tuple[str, str]]) -> tuple[pd.DataFrame, list[RunData], list[tuple[str, str]]]:
     """Read `(run, file)` pairs into one frame (with `run` and `file` columns), the runs' other
     parts, and `(file, what was wrong)` for each file that could not be read."""
@@ -180,6 +200,7 @@ def read_group(files: Sequence[tuple[str, str]]) -> tuple[pd.DataFrame, list[Run
         for run, file in files:
             chunks: list = []
             try:
+                before = _stamp(file)
                 parsed = parse(_load(file), chunks.append, name=_stem(file) if "://" in file else None)
             except (HarError, OSError) as exc:  # the message without the name the reader gave the file
                 failed.append((file, str(exc).removeprefix(f"{_stem(file) if '://' in file else file}: ")
@@ -193,7 +214,7 @@ def read_group(files: Sequence[tuple[str, str]]) -> tuple[pd.DataFrame, list[Run
             if len(batch) >= CHUNK:
                 builder.add(batch)
                 batch = []
-            stored = parsed.entries.stored or Packed.of(parsed.entries.raws())  # repaired ones: as repaired
+            stored = _kept(parsed.entries, file, before)
             runs.append(RunData(run, file, parsed.log, parsed.pages, parsed.report, stored,
                                 parsed.rest.page_ids, str(parsed.folder) if parsed.folder else None,
                                 parsed.rest.origin, parsed.pages_absent))

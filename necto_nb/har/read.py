@@ -34,7 +34,7 @@ from necto_nb.har.locate import InFile, log_and_entries, viewed
 from necto_nb.har.progress import CHUNK, chunks
 from necto_nb.har.repair import Repairer, is_date
 from necto_nb.har.report import Report
-from necto_nb.har.source import Source, load
+from necto_nb.har.source import Source, load, stamp
 
 _frame_decoder = msgspec.json.Decoder(model.FrameEntry)
 #: Files up to this size are decoded in one pass, every entry's view at once (see `parse`).
@@ -76,7 +76,7 @@ def parse(source: Source, sink: Sink, *, strict: bool = False, name: str | None 
     loaded = load(source)
     name = name or loaded.name
     report = Report()
-    data = valid_utf8(unwrap(loaded.data, report), report)
+    data = _json(loaded.data, report)
     one_pass = viewed(data) if len(data) <= ONE_PASS_UP_TO else None
     if one_pass is not None and not model.on_pattern(one_pass[1]):
         one_pass = None  # an entry to repair: entry by entry
@@ -110,6 +110,35 @@ def parse(source: Source, sink: Sink, *, strict: bool = False, name: str | None 
         if report.errors or report.warnings:
             raise HarError.from_issues([i for i in report if i.severity != "info"], name)
     return parsed
+
+
+def _json(data: bytes, report: Report) -> bytes:
+    return valid_utf8(unwrap(data, report), report)
+
+
+@dataclass(frozen=True)
+class AtPath:
+    """The entries of a local file read in one pass, not kept but read again from the file
+    when asked (`entries.Stored`), so that many runs take the memory of their frame, not of
+    their files: as the file was when read, else an error saying it changed."""
+
+    path: Path
+    count: int
+    stamp: tuple[int, int]  # size and modification time when read
+
+    def __len__(self) -> int:
+        return self.count
+
+    def load(self) -> list[msgspec.Raw]:
+        try:
+            changed = stamp(self.path) != self.stamp
+        except OSError as exc:
+            raise HarError(f"{self.path}: cannot read its entries again ({exc.strerror or exc})") from None
+        if not changed:
+            entries = InFile(_json(load(self.path).data, Report()), self.count).load()
+        if changed or len(entries) != self.count:
+            raise HarError(f"{self.path}: changed since it was read; read it again")
+        return entries
 
 
 _pageref, _started = attrgetter("pageref"), attrgetter("startedDateTime")

@@ -51,6 +51,12 @@ def _from_url(url: str) -> Loaded:
     return Loaded(_decompress(response.content, url), name, None)
 
 
+def stamp(path: Path) -> tuple[int, int]:
+    """A file's size and modification time: what tells that it changed since it was read."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 def load(source: Any) -> Loaded:
     """The raw JSON bytes of `source`. A dict is serialised once, so one code path reads all."""
     if isinstance(source, dict):

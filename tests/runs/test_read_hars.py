@@ -63,6 +63,25 @@ def test_a_run_is_the_session_read_har_gives(corpus):
     assert len(runs.df) == sum(len(nn.read_har(f)) for f in files)
 
 
+def test_runs_keep_their_files_paths_not_their_bytes_and_say_when_a_file_changed(tmp_path):
+    gz = tmp_path / "2026-11-02" / "run1.har.gz"
+    files = [*nightly(tmp_path, days=1), gz]
+    gz.parent.mkdir()
+    gz.write_bytes(gzip.compress(files[0].read_bytes()))
+    runs = nn.read_hars(files, progress=False)
+    stored = [run.entries for run in runs._runs.values()]
+    assert [type(s).__name__ for s in stored] == ["AtPath"] * 3 and not any(hasattr(s, "data") for s in stored)
+    assert [runs[n].to_har() for n in runs.names] == [nn.read_har(f).to_har() for f in files]
+    first, second, third = runs.names
+    files[0].write_text(files[0].read_text().replace("example.com", "example.org"))  # same size, later
+    with pytest.raises(nn.HarError, match=r"run1\.har: changed since it was read; read it again"):
+        runs[first].to_har()
+    files[1].unlink()
+    with pytest.raises(nn.HarError, match=r"run2\.har: cannot read its entries again \(No such file"):
+        list(runs[second].entries)
+    assert runs[third].entries[0]["request"]["url"] == "https://example.com/1/1/0"  # the gzip file: read again
+
+
 def test_an_unreadable_file_is_reported_and_the_others_read(tmp_path, corpus):
     good = nightly(tmp_path, days=1)
     bad = corpus / "broken__harviewer-not-json.har"

@@ -31,7 +31,7 @@ def meta(pairs: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
 
 def _known_runs(df: pd.DataFrame, pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:
     return df.assign(run=df["run"].cat.set_categories([run for run, _ in pairs]),
-                     file=df["file"].cat.set_categories([file for _, file in pairs]))
+                     file=df["file"].cat.set_categories(list(dict.fromkeys(file for _, file in pairs))))
 
 
 def read_partition(group: Sequence[tuple[str, str]], pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:

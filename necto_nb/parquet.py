@@ -267,6 +267,8 @@ def _categorical(column: Any) -> pd.Categorical:
 
 def _frame(table: Any, meta: pd.DataFrame) -> pd.DataFrame:
     """The frame as `Runs.df` has it: `run` and `file` in front, each column in its dtype."""
+    from necto_nb.runs import with_runs
+
     table = table.combine_chunks()  # one chunk a column, not one a run: converted in one go
     df = table.drop_columns(_CATEGORIES).to_pandas()
     df = df.set_index("entry") if "entry" in df.columns else df
@@ -274,11 +276,7 @@ def _frame(table: Any, meta: pd.DataFrame) -> pd.DataFrame:
              for name, (dtype, _) in frame.COLUMNS.items() if name not in _CATEGORIES}
     typed.update({name: _categorical(table.column(name)) for name in _CATEGORIES})
     out = pd.DataFrame({name: typed[name] for name in frame.COLUMNS}, index=df.index)
-    sizes = meta["entries"].to_numpy()
-    codes = np.repeat(np.arange(len(meta)), sizes)
-    out.insert(0, "file", pd.Categorical.from_codes(codes, list(meta["file"])))
-    out.insert(0, "run", pd.Categorical.from_codes(codes, list(meta["run"])))
-    return out
+    return with_runs(out, list(meta["run"]), list(meta["file"]), meta["entries"].to_numpy())
 
 
 __all__ = ["read_parquet", "write_parquet"]

@@ -186,7 +186,7 @@ def _kept(entries: Entries, file: str, before: tuple[int, int] | None) -> Stored
     read, its path (a year of runs is more than memory holds); else their bytes, as read or
     as repaired."""
     if isinstance(entries.stored, InFile) and before is not None and _stamp(file) == before:
-        return AtPath(Path(file).resolve(), len(entries), before)
+        return AtPath(Path(os.path.abspath(file)), len(entries), before)
     return entries.stored or Packed.of(entries.raws())
 
 
@@ -223,9 +223,19 @@ def read_group(files: Sequence[tuple[str, str]]) -> tuple[pd.DataFrame, list[Run
     counts = np.asarray(sizes, dtype=np.int64)
     df.index = pd.Index(np.concatenate([np.arange(n) for n in counts]) if len(counts) else [], dtype="int64",
                         name="entry")
-    df.insert(0, "file", pd.Categorical.from_codes(np.repeat(np.arange(len(runs)), counts), [r.file for r in runs]))
-    df.insert(0, "run", pd.Categorical.from_codes(np.repeat(np.arange(len(runs)), counts), [r.name for r in runs]))
-    return df, runs, failed
+    return with_runs(df, [r.name for r in runs], [r.file for r in runs], sizes), runs, failed
+
+
+def with_runs(df: pd.DataFrame, names: Sequence[str], files: Sequence[str], sizes: Sequence[int]) -> pd.DataFrame:
+    """`df`, whose rows are each run's entries one run after another, with `run` and `file`
+    (`frame.RUN_COLUMNS`) put in front. A file listed twice is two runs of one file."""
+    rows = np.repeat(np.arange(len(names)), sizes)
+    distinct = list(dict.fromkeys(files))
+    position = {file: i for i, file in enumerate(distinct)}
+    of_run = np.fromiter((position[file] for file in files), np.int64, len(files))
+    df.insert(0, "file", pd.Categorical.from_codes(of_run[rows], distinct))
+    df.insert(0, "run", pd.Categorical.from_codes(rows, names))
+    return df
 
 
 class Runs:
@@ -299,9 +309,8 @@ class Runs:
             raise UnknownKeyError(f"no run {missing[0]!r} (runs: {_some(self.names)})")
         positions = np.concatenate([np.arange(self._ends[n] - self._sizes[n], self._ends[n]) for n in names]
                                    ) if names else np.empty(0, np.int64)
-        df = self.df.iloc[positions]
-        df = df.assign(run=df["run"].cat.set_categories(names),
-                       file=df["file"].cat.set_categories([self._runs[n].file for n in names]))
+        df = with_runs(self.df.iloc[positions].drop(columns=list(frame.RUN_COLUMNS)), names,
+                       [self._runs[n].file for n in names], [self._sizes[n] for n in names])
         return Runs(df, [self._runs[n] for n in names], self.report)
 
     def where(self, condition: pd.Series | Callable[[pd.DataFrame], pd.Series] | Iterable[bool]) -> Runs:
@@ -509,12 +518,10 @@ def _combine(results: list, pairs: list[tuple[str, str]]) -> Runs:
         if file in failed:
             report.add("error", file, failed[file], "skipped")
     runs = [r for _, group, _ in results for r in group]
-    frames = [df for df, _, _ in results if len(df)]
-    df = frames[0] if len(frames) == 1 else frame.concat(frames) if frames else frame.meta(runs=True)
-    # frame.concat unifies the categories of COLUMNS; `run` and `file` are one per group
-    df = df.assign(run=pd.Categorical(df["run"], categories=[r.name for r in runs]),
-                   file=pd.Categorical(df["file"], categories=[r.file for r in runs]))
-    return Runs(df, runs, report)
+    frames = [df.drop(columns=list(frame.RUN_COLUMNS)) for df, _, _ in results if len(df)]
+    df = frame.concat(frames) if frames else frame.empty()  # unifies the categories of COLUMNS
+    return Runs(with_runs(df, [r.name for r in runs], [r.file for r in runs], [len(r.entries) for r in runs]),
+                runs, report)
 
 
 __all__ = ["Runs", "find_files", "read_hars", "run_names"]

@@ -114,6 +114,16 @@ def test_sources_folder_list_gzip_and_errors(tmp_path):
         nn.read_hars(tmp_path, engine="spark")
 
 
+def test_a_file_listed_twice_is_two_runs_of_one_file(tmp_path):
+    one, two = map(str, nightly(tmp_path, days=1))
+    runs = nn.read_hars([one, two, one], progress=False)
+    assert runs.names == ["run1", "run2", "run1~2"] and runs.files == [one, two, one]
+    assert list(runs.df["file"].cat.categories) == [one, two]
+    assert runs.df.groupby("run", observed=True)["file"].first().tolist() == [one, two, one]
+    assert list(runs[["run1~2", "run1"]].df["file"].cat.categories) == [one]
+    assert nn.read_parquet(runs.to_parquet(tmp_path / "history")).df.equals(runs.df)
+
+
 def test_run_names_are_stems_made_unique_by_their_folders():
     assert run_names(["a/x.har", "a/y.har.gz", "a/z.zhar"]) == ["x", "y", "z"]
     assert run_names(["n/01/run.har", "n/02/run.har", "n/02/other.har"]) == ["01/run", "02/run", "other"]

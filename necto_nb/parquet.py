@@ -238,7 +238,10 @@ def _frames_of(folder: Path, meta: pd.DataFrame) -> Any:
     order = np.argsort(codes, kind="stable")  # each run's rows, in their order, one run after another
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rows = np.concatenate([order[starts[c]:starts[c] + counts[c]] for c in wanted])
-    return table.drop_columns(["run"]).take(rows)
+    table = table.drop_columns(["run"])
+    if len(rows) == len(table) and np.array_equal(rows, np.arange(len(rows))):  # all runs, as written: no copy
+        return table
+    return table.take(rows)
 
 
 def _part(folder: Path, name: str) -> Path:

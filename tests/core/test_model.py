@@ -46,6 +46,24 @@ dates = st.builds(
 @example("199\uff19-01-01T00:00:00Z")  # a full-width digit
 def test_the_entry_date_pattern_is_the_frames_rule(value):
     assert bool(ENTRY_DATE.match(value)) == frame_reads(value)
+    assert model.on_pattern([view_started(value)]) == frame_reads(value)
+
+
+def view_started(value: str) -> model.FrameEntry:
+    return model.FrameEntry(value, 0.0, model.FrameRequest("GET", "https://example.com/", "HTTP/1.1", 0),
+                            model.FrameResponse(200, "", "HTTP/1.1", model.FrameContent(0, ""), -1, 0),
+                            model.Timings(0, 0, 0))
+
+
+def test_a_chunk_is_on_pattern_when_every_start_is():
+    # on_pattern checks each day of a chunk once, then every time
+    def chunk(*starts):
+        return model.on_pattern([view_started(s) for s in starts])
+
+    assert chunk("2024-02-29T23:59:59.5Z", "2024-02-29T00:00:00Z", "2024-03-01T01:00:00+01:00")
+    assert not chunk("2026-11-01T23:59:59Z", "2026-11-01T24:00:00Z")
+    assert not chunk("2026-11-01T23:59:59Z", "2026-02-29T00:00:00Z")
+    assert not chunk("2026-11-01T23:59:59Z", "2026-11-01")
 
 
 def calendar_reads(value: str) -> bool:

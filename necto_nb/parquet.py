@@ -272,8 +272,9 @@ def _frame(table: Any, meta: pd.DataFrame) -> pd.DataFrame:
     """The frame as `Runs.df` has it: `run` and `file` in front, each column in its dtype."""
     from necto_nb.runs import with_runs
 
-    table = table.combine_chunks()  # one chunk a column, not one a run: converted in one go
-    df = table.drop_columns(_CATEGORIES).to_pandas()
+    if any(column.num_chunks > 1 for column in table.columns):  # read from the runs' files: one chunk a run
+        table = table.combine_chunks()  # converted in one go
+    df = table.drop_columns(_CATEGORIES).to_pandas(split_blocks=True)  # blocks are made once, below
     df = df.set_index("entry") if "entry" in df.columns else df
     typed = {name: df[name] if str(df[name].dtype) == dtype else df[name].astype(dtype)
              for name, (dtype, _) in frame.COLUMNS.items() if name not in _CATEGORIES}

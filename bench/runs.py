@@ -75,7 +75,7 @@ def write_history(folder: Path, runs: int, requests: int, slow: int = 7) -> None
 
 
 #: What each contender imports before its clock starts: a notebook has them imported already.
-IMPORTS = {"read_hars": ["necto_nb"], "loop": ["necto_nb", "pandas"], "orjson": ["orjson"],
+IMPORTS = {"read_hars": ["necto_nb"], "loop": ["necto_nb", "pandas"], "orjson": ["orjson"], "decode": ["necto_nb"],
            "parquet": ["necto_nb", "pyarrow.parquet"], "dask": ["necto_nb.dask_engine", "dask.dataframe"],
            "compare": ["necto_nb"]}
 
@@ -121,6 +121,13 @@ def _orjson(files, folder, workers):
     import orjson
 
     return sum(len(orjson.loads(f.read_bytes())["log"]["entries"]) for f in files)
+
+
+def _decode(files, folder, workers):
+    """The floor of any read that checks what the frame reads: msgspec's one pass per file."""
+    from necto_nb.har.locate import viewed
+
+    return sum(len(viewed(f.read_bytes())[1]) for f in files)
 
 
 def _parquet(files, folder, workers):
@@ -187,7 +194,7 @@ def _compare_dask(files, folder, workers):
         return len(result)
 
 
-CONTENDERS = {"read_hars": _read_hars, "loop": _loop_concat, "orjson": _orjson, "parquet": _parquet,
+CONTENDERS = {"read_hars": _read_hars, "loop": _loop_concat, "orjson": _orjson, "decode": _decode, "parquet": _parquet,
               "dask": _dask, "compare": _compare, "compare-dask": _compare_dask}
 
 
@@ -252,14 +259,15 @@ def main() -> None:
         if only is None or only - {"compare", "compare-dask"}:
             size = write_files(files, args.files, args.entries)
             nn.read_hars(files, progress=False).to_parquet(files / "history")
-            keep(best_of([("read_hars", 2), ("read_hars", 1), ("orjson", 1), ("parquet", 1)], files, args.repeat, only))
+            keep(best_of([("read_hars", 2), ("read_hars", 1), ("orjson", 1), ("decode", 1), ("parquet", 1)], files,
+                         args.repeat, only))
             keep(best_of([("loop", 1)], files, 1, only))
             keep(best_of([("dask", 2), ("dask", 1)], files, args.repeat, only))
         if only is None or {"compare", "compare-dask"} & only:
             history = Path(tmp) / "history"
             write_history(history, args.runs, args.requests)
             keep(best_of([("compare", 1), ("compare-dask", 2)], history, args.repeat, only))
-    missing = {"read_hars", "loop", "orjson", "parquet", "dask", "compare", "compare-dask"} - {k[0] for k in got}
+    missing = {"read_hars", "loop", "orjson", "decode", "parquet", "dask", "compare", "compare-dask"} - {k[0] for k in got}
     if missing:
         print(f"measured {sorted(k[0] for k in got)}; still to measure: {sorted(missing)}")
         return
@@ -270,8 +278,8 @@ def main() -> None:
 
 
 def report(got: dict, args: argparse.Namespace, size: int) -> str:
-    ours, one, loop, orj, parquet = (got[k] for k in (("read_hars", 2), ("read_hars", 1), ("loop", 1),
-                                                        ("orjson", 1), ("parquet", 1)))
+    ours, one, loop, orj, decode, parquet = (got[k] for k in (("read_hars", 2), ("read_hars", 1), ("loop", 1),
+                                                                ("orjson", 1), ("decode", 1), ("parquet", 1)))
     dask2, dask1, compare, compare_dask = got[("dask", 2)], got[("dask", 1)], got[("compare", 1)], got[("compare-dask", 2)]
     mb = size / 1e6
     s = lambda m: f"{m['seconds']:.2f} s"  # noqa: E731
@@ -284,6 +292,9 @@ def report(got: dict, args: argparse.Namespace, size: int) -> str:
         ("`nn.read_hars(folder, workers=1)`", s(one), f"peak {one['peak_mb']:.0f} MB: {one['peak_mb'] / mb:.2f}x the files' size"),
         ("`read_har` in a loop + `pd.concat`", s(loop), f"takes **{loop['seconds'] / ours['seconds']:.1f}x** the time of `read_hars` (target ≥ 10x), {loop['seconds'] / one['seconds']:.1f}x that of one process; peak {loop['peak_mb']:.0f} MB (frames only, no entries kept)"),
         ("`orjson.loads` of every file", s(orj), f"`read_hars` takes **{ours['seconds'] / orj['seconds']:.2f}x** its time (target ≤ 1.0); one process: {one['seconds'] / orj['seconds']:.2f}x"),
+        ("msgspec's pass over every file, decoding what the frame reads", s(decode),
+         f"the floor of any read that checks each entry: the loop takes {loop['seconds'] / decode['seconds']:.1f}x it, so "
+         f"`read_hars` on N cores can be at most about {loop['seconds'] / decode['seconds']:.1f} x N times faster than the loop"),
         ("`nn.read_parquet(history)`", s(parquet), f"`read_hars` of the files takes **{ours['seconds'] / parquet['seconds']:.1f}x** its time (target ≥ 5x); the loop {loop['seconds'] / parquet['seconds']:.1f}x"),
         ("Dask, `LocalCluster` of 2 workers", f"{dask2['work_seconds']:.2f} s", f"1 worker takes **{dask1['work_seconds'] / dask2['work_seconds']:.2f}x** its time (target ≥ 1.7x); {dask2['rows']} runs summed on the workers, each worker's peak {dask2['children_peak_mb']:.0f} MB"),
         ("Dask, 1 worker", f"{dask1['work_seconds']:.2f} s", "the same files, 50 a partition"),

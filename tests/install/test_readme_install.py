@@ -163,8 +163,12 @@ def test_each_notebook_runs_top_to_bottom(fresh, name, tmp_path, monkeypatch):
         f"assert necto_nb.__file__.startswith({str(fresh.repo)!r}), necto_nb.__file__"))
     manager = KernelManager(kernel_name="fresh", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     started = time.monotonic()
-    NotebookClient(notebook, km=manager, timeout=600,
-                   resources={"metadata": {"path": str(fresh.repo / "notebooks")}}).execute()
+    try:
+        NotebookClient(notebook, km=manager, timeout=600,
+                       resources={"metadata": {"path": str(fresh.repo / "notebooks")}}).execute()
+    finally:  # nbclient shuts down only a kernel it started itself
+        if manager.has_kernel:
+            manager.shutdown_kernel()
     print(f"{name} on Python {sys.version.split()[0]}: {time.monotonic() - started:.0f} s")
 
 

@@ -258,29 +258,26 @@ def _read_frame(part: Path):
     return pq.ParquetFile(part).read(columns=[*frame.COLUMNS, "entry"], use_threads=False)
 
 
-def _categorical(column: Any) -> pd.Categorical:
-    """Categories in order of first appearance, as the frame builder makes them (not sorted),
-    encoded by Arrow."""
-    import pyarrow.compute as pc
-
-    encoded = column.dictionary_encode().combine_chunks()
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    return pd.Categorical.from_codes(codes, encoded.dictionary.to_pylist())
-
-
 def _frame(table: Any, meta: pd.DataFrame) -> pd.DataFrame:
-    """The frame as `Runs.df` has it: `run` and `file` in front, each column in its dtype."""
+    """The frame as `Runs.df` has it: `run` and `file` in front, each column in its dtype,
+    made by Arrow in one conversion (the frame's columns are the table's, in order)."""
+    import pyarrow as pa
+
     from necto_nb.runs import with_runs
 
     if any(column.num_chunks > 1 for column in table.columns):  # read from the runs' files: one chunk a run
         table = table.combine_chunks()  # converted in one go
-    df = table.drop_columns(_CATEGORIES).to_pandas(split_blocks=True)  # blocks are made once, below
-    df = df.set_index("entry") if "entry" in df.columns else df
-    typed = {name: df[name] if str(df[name].dtype) == dtype else df[name].astype(dtype)
-             for name, (dtype, _) in frame.COLUMNS.items() if name not in _CATEGORIES}
-    typed.update({name: _categorical(table.column(name)) for name in _CATEGORIES})
-    out = pd.DataFrame({name: typed[name] for name in frame.COLUMNS}, index=df.index)
-    return with_runs(out, list(meta["run"]), list(meta["file"]), meta["entries"].to_numpy())
+    for name in _CATEGORIES:  # categories in order of first appearance, as the frame builder makes them
+        table = table.set_column(table.schema.get_field_index(name), name, table.column(name).dictionary_encode())
+    arrow_strings = pd.StringDtype().storage == "pyarrow"  # pandas 3: the "string" columns wrap Arrow's
+    types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype() if arrow_strings else None}
+    df = table.select(list(frame.COLUMNS)).to_pandas(types_mapper=types.get)
+    for name, (dtype, _) in frame.COLUMNS.items():
+        if str(df[name].dtype) != dtype:  # pandas 2: strings as objects
+            df[name] = df[name].astype(dtype)
+    if "entry" in table.column_names:
+        df.index = pd.Index(table.column("entry").to_numpy(), name="entry")
+    return with_runs(df, list(meta["run"]), list(meta["file"]), meta["entries"].to_numpy())
 
 
 __all__ = ["read_parquet", "write_parquet"]

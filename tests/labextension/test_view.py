@@ -14,11 +14,12 @@ import time
 import nbformat
 import orjson
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import necto_nb as nn
 from tests.conftest import REPO
-from tests.widgets.lab import WAIT_S, JupyterLab, needs_chromium
-from tests.widgets.test_browser import HOSTILE, browser_context, hostile_har, page  # noqa: F401 (fixtures)
+from tests.widgets.lab import WAIT_S, JupyterLab, chromium, needs_chromium
+from tests.widgets.test_browser import HOSTILE, hostile_har, page  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,11 +35,21 @@ WARM = "necto_nb kernel kept warm for HAR files"  # the session's name (labexten
 SETTINGS = "necto-nb/har-view.jupyterlab-settings"
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    server = JupyterLab(tmp_path_factory.mktemp("hars"), labextensions=(BUILD,))
+# Each test has a JupyterLab and a Chromium of its own, as if it ran alone. With the kernel kept
+# warm, a page leaves the server kernels that outlive it (its view's, as a notebook's do; one still
+# starting when it closed), and one module-wide server and browser made the tests depend on their
+# order: twice a later view never showed its rows, each test passing alone.
+@pytest.fixture
+def lab(tmp_path):
+    server = JupyterLab(tmp_path, labextensions=(BUILD,))
     yield server
     server.close()
+
+
+@pytest.fixture
+def browser_context():
+    with chromium() as context:
+        yield context
 
 
 def file_item(page, name: str):
@@ -59,8 +70,28 @@ def double_click(page, lab, name: str):
     return page.locator(".jp-NotebookPanel:visible")
 
 
-def wait_rows(page, n: int) -> None:
-    page.wait_for_function("n => document.querySelectorAll('.necto-tr').length === n", arg=n)
+def wait_rows(page, lab, n: int) -> None:
+    try:
+        page.wait_for_function("n => document.querySelectorAll('.necto-tr').length === n", arg=n)
+    except PlaywrightTimeoutError:
+        pytest.fail(f"the view did not show {n} rows within {WAIT_S} s\n{what_is_there(page, lab)}")
+
+
+def what_is_there(page, lab) -> str:
+    """What a view that did not come left to see: the server's sessions and their kernels (a kernel
+    no page is connected to: its WebSocket never opened), what the page shows, the server's warnings."""
+    sessions = [(s["path"], s["name"], s["kernel"]["execution_state"], f"{s['kernel']['connections']} connected")
+                for s in lab.api("sessions")]
+    shown = page.evaluate("""() => {
+        const texts = selector => [...document.querySelectorAll(selector)].map(e => e.innerText.slice(0, 300));
+        return {rows: document.querySelectorAll('.necto-tr').length,
+                prompts: texts('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt'),
+                outputs: texts('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output'),
+                dialogs: texts('.jp-Dialog'), status: texts('#jp-main-statusbar')};
+    }""")
+    warnings = [line for line in lab.log.read_text().splitlines() if line.startswith(("[W", "[E"))][-15:]
+    return "\n".join([f"sessions: {sessions}", f"kernels: {len(lab.api('kernels'))}",
+                      *(f"{key}: {value}" for key, value in shown.items()), "server warnings:", *warnings])
 
 
 def wait_until(condition, what: str) -> None:
@@ -80,7 +111,7 @@ def test_devtools_har_shows_its_rows_report_and_waterfall(page, lab, corpus):
     before = path.read_bytes()
     session = nn.read_har(path)
     panel = double_click(page, lab, DEVTOOLS)
-    wait_rows(page, len(session))
+    wait_rows(page, lab, len(session))
     hosts = page.locator(ROWS).evaluate_all("rows => rows.map(r => r.innerText)")
     assert all(host in "".join(hosts) for host in session.df["host"].astype(str))
     for issue in session.report:
@@ -100,7 +131,7 @@ def test_gzipped_har_opens_the_same_way(page, lab, corpus):
     raw = (corpus / DEVTOOLS).read_bytes()
     (lab.root / "devtools.har.gz").write_bytes(gzip.compress(raw))
     double_click(page, lab, "devtools.har.gz")
-    wait_rows(page, len(orjson.loads(raw)["log"]["entries"]))
+    wait_rows(page, lab, len(orjson.loads(raw)["log"]["entries"]))
 
 
 def test_broken_file_shows_its_error_not_a_blank_panel(page, lab, corpus):
@@ -121,7 +152,7 @@ def test_hostile_text_and_file_name_stay_text(page, lab):
     name = 'evil"); open("pwned", "w"); ("<img src=x onerror=alert(9)>.har'
     (lab.root / name).write_bytes(orjson.dumps(hostile_har()))
     panel = double_click(page, lab, name)
-    wait_rows(page, 2)
+    wait_rows(page, lab, 2)
     page.locator(f"{ROWS}[data-id='0']").click()
     panel.locator(".necto-detail").get_by_text("Response headers").wait_for()
     panel.locator(".js-plotly-plot").wait_for()
@@ -139,7 +170,7 @@ def test_open_as_notebook_writes_the_cells_of_the_view_beside_the_file(page, lab
     shutil.copy(corpus / DEVTOOLS, lab.root / name)
     (lab.root / "checkout.ipynb").write_text("not to be overwritten")
     panel = double_click(page, lab, name)
-    wait_rows(page, len(nn.read_har(lab.root / name)))
+    wait_rows(page, lab, len(nn.read_har(lab.root / name)))
     panel.get_by_role("button", name="Open as notebook").click()
     page.locator(".lm-TabBar-tab.jp-mod-current[data-type=document-title]", has_text="checkout-1.ipynb").wait_for()
     assert (lab.root / "checkout.ipynb").read_text() == "not to be overwritten"
@@ -196,7 +227,7 @@ def test_a_kernel_kept_warm_is_taken_by_the_view_in_the_files_folder(page, lab, 
     sidebar.and_(page.locator("[data-id='filebrowser']")).click()
 
     file_item(page, "warm.har").dblclick()
-    wait_rows(page, len(nn.read_har(folder / "warm.har")))  # read from its folder, by its plain name
+    wait_rows(page, lab, len(nn.read_har(folder / "warm.har")))  # read from its folder, by its plain name
     assert kernel_of(lab, "sub dir/warm.har") == warm
     assert page.locator(".jp-NotebookPanel:visible .jp-InputPrompt").first.inner_text() == "[1]:"  # silent warm-up
     # the next kernel is warmed once the view has run its cells, and the page holds it
@@ -220,11 +251,8 @@ def test_the_warm_kernel_setting_off_starts_none(page, lab, corpus):
     settings = lab.home / "settings" / SETTINGS
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"warmKernel": False}))
-    try:
-        shutil.copy(corpus / DEVTOOLS, lab.root / "cold.har")
-        double_click(page, lab, "cold.har")
-        wait_rows(page, len(nn.read_har(lab.root / "cold.har")))
-        assert lab.sessions_named(WARM) == []
-        assert "cold.har" in {s["path"] for s in lab.api("sessions")}
-    finally:
-        settings.unlink()
+    shutil.copy(corpus / DEVTOOLS, lab.root / "cold.har")
+    double_click(page, lab, "cold.har")
+    wait_rows(page, lab, len(nn.read_har(lab.root / "cold.har")))
+    assert lab.sessions_named(WARM) == []
+    assert "cold.har" in {s["path"] for s in lab.api("sessions")}

@@ -11,6 +11,14 @@
  * it off, or never started; one a closed page left is shut down by the next page that
  * warms one; a culled or dead one is not taken. No kernel is warmed while a
  * view opens: on a machine of few cores the start would slow the view it is meant to speed.
+ *
+ * A page never shuts down a kernel another live page is starting. While a kernel starts, the
+ * server holds its page's WebSocket handshake open until the kernel answers; shut the kernel
+ * down then and the server holds it for a minute (jupyter_server's kernel_info_timeout), and
+ * Chromium, which opens one WebSocket to a host at a time, holds up every other kernel
+ * connection of that browser meanwhile, every tab's. So each page holds a Web Lock (released
+ * by the browser when the page goes, however it goes) named in the paths of the kernels it
+ * warms, and the clean-up passes over kernels whose page's lock is held.
  */
 import { PathExt, URLExt } from '@jupyterlab/coreutils';
 import { NbConvert, ServerConnection, Session } from '@jupyterlab/services';
@@ -23,6 +31,26 @@ export const WARM_NAME = 'necto_nb kernel kept warm for HAR files';
 
 const WARM_CODE = '__import__("necto_nb.labview").labview.warm()';
 
+/** Web Locks exist in secure contexts only (https, localhost): elsewhere undefined. */
+const LOCKS: LockManager | undefined = navigator.locks;
+
+/**
+ * Hold the Web Lock `name` while this page lives. False when it cannot be held (no Web
+ * Locks here).
+ */
+function holdForLife(name: string): Promise<boolean> {
+  return new Promise(held => {
+    if (!LOCKS) {
+      held(false);
+      return;
+    }
+    LOCKS.request(name, () => {
+      held(true);
+      return new Promise(() => undefined); // never released: the browser releases it with the page
+    }).catch(() => held(false));
+  });
+}
+
 export class WarmKernel {
   private waiting: Promise<Session.ISessionConnection | null> | null = null;
   /** The waiting session's id once the server has started it (for the page's last request). */
@@ -30,6 +58,10 @@ export class WarmKernel {
   private enabled = true;
   /** Views opening now (`hold` ... `release`). */
   private opening = 0;
+  /** The Web Lock this page holds while it lives; the paths of the kernels it warms begin with it. */
+  private readonly page = `necto-nb-warm-${UUID.uuid4()}`;
+  private readonly pageLocked = holdForLife(this.page);
+  private started = 0;
 
   /**
    * `kernelName`: the kernel spec the view's notebook asks for. Kernels start in the server's
@@ -53,7 +85,7 @@ export class WarmKernel {
     }
     const waiting = this.waiting;
     this.waiting = this.waitingId = null;
-    void waiting?.then(session => session?.shutdown().catch(() => undefined));
+    void waiting?.then(session => session && this.discard(session));
   }
 
   /** A view opens: warm no kernel until it `release`s. */
@@ -81,25 +113,40 @@ export class WarmKernel {
   }
 
   /**
-   * Shut down the kept-warm kernels no page holds (a page that closed while its kernel was
-   * starting, or crashed): no page is connected to them. A page's own is connected from
-   * the moment its start returns (another page's in the second before, it would start a
-   * kernel for its view instead).
+   * Shut down the kept-warm kernels that a page which is gone left starting (closed or
+   * crashed before it connected): no page is connected to them, and no live page of this
+   * browser holds the lock their path begins with. A page that cannot hold Web Locks cannot
+   * tell them from another page's kernel starting, and leaves them (the server culls idle
+   * kernels if told to).
    */
   private async sweep(): Promise<void> {
+    if (!LOCKS || !(await this.pageLocked)) {
+      return;
+    }
+    const live = ((await LOCKS.query()).held ?? []).map(lock => `${lock.name}-`);
     await this.sessions.refreshRunning();
     for (const model of this.sessions.running()) {
-      if (model.name === WARM_NAME && model.kernel?.connections === 0) {
+      if (model.name === WARM_NAME && model.kernel?.connections === 0 && !live.some(page => model.path.startsWith(page))) {
         await this.sessions.shutdown(model.id);
       }
     }
+  }
+
+  /**
+   * Shut down a kernel this page started: its connection closes first, so that no handshake
+   * of this page is left waiting on a kernel that is going (see the top of this file).
+   */
+  private async discard(session: Session.ISessionConnection): Promise<void> {
+    const id = session.id;
+    session.dispose();
+    await this.sessions.shutdown(id).catch(() => undefined);
   }
 
   private async start(): Promise<Session.ISessionConnection | null> {
     try {
       await this.sweep().catch(() => undefined); // first: this page's new kernel is not connected yet either
       const session = await this.sessions.startNew({
-        path: `necto-nb-warm-${UUID.uuid4()}`,
+        path: `${this.page}-${++this.started}`, // the sweep of another page tells it is this page's
         type: '', // no file behind it: a click on it in the Running panel opens nothing
         name: WARM_NAME,
         kernel: { name: this.kernelName }
@@ -144,11 +191,10 @@ export class WarmKernel {
       await session.setType('notebook');
     } catch (error) {
       console.warn('necto_nb: the kernel kept warm could not be given to the view', error);
-      void session.shutdown().catch(() => undefined);
+      void this.discard(session);
       return false;
-    } finally {
-      session.dispose(); // this connection only: the view's panel makes its own
     }
+    session.dispose(); // this connection only: the view's panel makes its own
     return true;
   }
 

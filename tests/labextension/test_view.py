@@ -38,7 +38,8 @@ SETTINGS = "necto-nb/har-view.jupyterlab-settings"
 # Each test has a JupyterLab and a Chromium of its own, as if it ran alone. With the kernel kept
 # warm, a page leaves the server kernels that outlive it (its view's, as a notebook's do; one still
 # starting when it closed), and one module-wide server and browser made the tests depend on their
-# order: twice a later view never showed its rows, each test passing alone.
+# order: twice a later view never showed its rows, each test passing alone. What one tab's kernels do to
+# another's is tested on purpose, in one server and browser (the two-tab tests below).
 @pytest.fixture
 def lab(tmp_path):
     server = JupyterLab(tmp_path, labextensions=(BUILD,))
@@ -245,6 +246,41 @@ def test_a_warm_kernel_no_page_holds_is_shut_down_by_the_next_page(page, lab, co
     browse(page, lab, "sweep")
     wait_until(lambda: left["id"] not in {s["id"] for s in lab.api("sessions")}, "the left kernel shut down")
     assert lab.settled_kernel(WARM) != left["kernel"]["id"]  # the page's own
+
+
+def test_a_page_leaves_alone_the_warm_kernel_another_live_page_is_starting(page, lab, corpus, browser_context):
+    # Two tabs of one browser: the first tab's warm kernel is starting, its WebSocket not yet
+    # connected, when the second warms its own and cleans up. Shut down then, the server would
+    # hold the first tab's handshake for a minute, and Chromium every kernel connection of the
+    # browser behind it. Playwright holds the first tab's kernel connections back (they never
+    # reach the server), so its kernel stays in that state for as long as the test looks.
+    shutil.copy(corpus / DEVTOOLS, lab.root / "two.har")
+    first = browser_context.new_page()
+    first.route_web_socket(re.compile(r"/api/kernels/[^/]+/channels"), lambda ws: None)
+    browse(first, lab, "first")
+    wait_until(lambda: lab.sessions_named(WARM), "the first tab's warm kernel")
+    [starting] = lab.sessions_named(WARM)
+    browse(page, lab, "second")  # its clean-up comes before its own kernel starts
+    wait_until(lambda: [s for s in lab.sessions_named(WARM) if s["kernel"]["connections"]], "the second tab's warm kernel")
+    assert starting["id"] in {s["id"] for s in lab.sessions_named(WARM)}
+    first.close()
+
+
+def test_a_tab_closed_while_its_warm_kernel_starts_holds_up_no_other_tab(page, lab, corpus, browser_context):
+    # A user closes a JupyterLab tab just as it starts its warm kernel (the kernel's WebSocket still
+    # opening: the server answers it once the kernel is up) and opens the HAR in another tab of the
+    # same browser. Chromium opens one WebSocket to a host at a time, so a handshake the closed tab
+    # left open would hold up every other tab's kernel connection.
+    shutil.copy(corpus / DEVTOOLS, lab.root / "again.har")
+    first = browser_context.new_page()
+    with first.expect_websocket(lambda ws: "/channels" in ws.url):  # the warm kernel's
+        browse(first, lab, "first")
+    first.close()
+    double_click(page, lab, "again.har")
+    wait_rows(page, lab, len(nn.read_har(lab.root / "again.har")))
+    # the closed tab's kernel is gone; the one warm kernel is the open tab's next
+    wait_until(lambda: [s["kernel"]["connections"] for s in lab.sessions_named(WARM)] == [1],
+               "only the open tab's next warm kernel")
 
 
 def test_the_warm_kernel_setting_off_starts_none(page, lab, corpus):

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.conftest import REPO
 from tests.factory import entry, har
 from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook, py, run_all,
                                wait_py)
@@ -22,7 +23,9 @@ ROWS = ".necto-tr"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    server = JupyterLab(tmp_path_factory.mktemp("notebooks"))
+    # with the repository's JupyterLab extension, not an installed copy that may be older: it
+    # keeps a kernel warm while the file browser shows the tests' HAR files
+    server = JupyterLab(tmp_path_factory.mktemp("notebooks"), labextensions=(REPO / "necto_nb" / "labextension",))
     yield server
     server.close()
 

@@ -174,7 +174,7 @@ def read_parquet(path: str | os.PathLike, *, runs: list[str] | None = None) -> R
             wrong = next(i for i, (a, b) in enumerate(zip(sizes, meta["entries"])) if a != b)
             raise HarError(f"{folder}: run {meta['run'][wrong]!r} holds {sizes[wrong]} entries, "
                            f"{RUNS_FILE} says {meta['entries'][wrong]}")
-        table = pa.concat_tables(tables)
+        table = pa.concat_tables(tables).combine_chunks()  # one chunk, not one a run: converted in one go
     df = _frame(table, meta)
     runs_data = [RunData(
         row.run, row.file, json.loads(row.log), json.loads(row.pages),
@@ -222,10 +222,11 @@ def _as_written(meta: pd.DataFrame, stamps: list[tuple[int, int]]) -> bool:
 
 def _frames_of(folder: Path, meta: pd.DataFrame) -> Any:
     """The runs' frame columns from FRAME_FILE, in the runs' order; None where it lacks a run."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(folder / FRAME_FILE, read_dictionary=["run"])
+        table = pq.read_table(folder / FRAME_FILE, read_dictionary=["run", *_CATEGORIES])  # no string per row
     except (OSError, ValueError):  # absent, or not a Parquet file: the runs' files have it all
         return None
     run = table.column("run").combine_chunks()
@@ -241,7 +242,10 @@ def _frames_of(folder: Path, meta: pd.DataFrame) -> Any:
     table = table.drop_columns(["run"])
     if len(rows) == len(table) and np.array_equal(rows, np.arange(len(rows))):  # all runs, as written: no copy
         return table
-    return table.take(rows)
+    table = table.take(rows)
+    for name in _CATEGORIES:  # some runs: categories as they first appear in them, not in the whole file
+        table = table.set_column(table.schema.get_field_index(name), name, table.column(name).cast(pa.string()))
+    return table
 
 
 def _part(folder: Path, name: str) -> Path:
@@ -265,10 +269,9 @@ def _frame(table: Any, meta: pd.DataFrame) -> pd.DataFrame:
 
     from necto_nb.runs import with_runs
 
-    if any(column.num_chunks > 1 for column in table.columns):  # read from the runs' files: one chunk a run
-        table = table.combine_chunks()  # converted in one go
     for name in _CATEGORIES:  # categories in order of first appearance, as the frame builder makes them
-        table = table.set_column(table.schema.get_field_index(name), name, table.column(name).dictionary_encode())
+        if not pa.types.is_dictionary(table.schema.field(name).type):  # read so from FRAME_FILE
+            table = table.set_column(table.schema.get_field_index(name), name, table.column(name).dictionary_encode())
     arrow_strings = pd.StringDtype().storage == "pyarrow"  # pandas 3: the "string" columns wrap Arrow's
     types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype() if arrow_strings else None}
     df = table.select(list(frame.COLUMNS)).to_pandas(types_mapper=types.get)

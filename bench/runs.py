@@ -290,8 +290,7 @@ def report(got: dict, args: argparse.Namespace, size: int) -> str:
         ("files", f"{args.files:,} x {args.entries} entries", f"{mb:,.0f} MB (`bench/generate.py`), {ours['rows']:,} rows"),
         ("`nn.read_hars(folder)` (this process and 1 worker)", s(ours),
          f"peak {ours['peak_mb']:.0f} MB in the calling process ({ours['peak_mb'] / mb:.2f}x the files' size: "
-         "the frame; a run's entries are read again from its file when asked), the worker's "
-         f"{ours['children_peak_mb']:.0f} MB"),
+         "the frame; a run's entries are read again from its file when asked)"),
         ("`nn.read_hars(folder, workers=1)`", s(one), f"peak {one['peak_mb']:.0f} MB: {one['peak_mb'] / mb:.2f}x the files' size"),
         ("`read_har` in a loop + `pd.concat`", s(loop), f"takes **{loop['seconds'] / ours['seconds']:.1f}x** the time of `read_hars` (target ≥ 10x), {loop['seconds'] / one['seconds']:.1f}x that of one process; peak {loop['peak_mb']:.0f} MB (frames only, no entries kept)"),
         ("`orjson.loads` of every file", s(orj), f"`read_hars` takes **{ours['seconds'] / orj['seconds']:.2f}x** its time (target ≤ 1.0); one process: {one['seconds'] / orj['seconds']:.2f}x"),
@@ -313,8 +312,7 @@ def report(got: dict, args: argparse.Namespace, size: int) -> str:
     return table(rows) + (
         f"\n\nPython {sys.version.split()[0]}, best of {args.repeat} (the loop: one run), each contender in a fresh "
         "process with what it uses imported before the clock starts (necto_nb, pandas, orjson, dask.dataframe), "
-        "measured on a shared 2-core machine with other engineers' jobs running: compare the ratios, not the "
-        "seconds. `read_hars` times include starting its worker; Dask times exclude starting the cluster (its "
+        "on a 2-core machine: compare the ratios, not the seconds. `read_hars` times include starting its worker; Dask times exclude starting the cluster (its "
         "workers started and warm).")
 
 

@@ -32,8 +32,8 @@ from necto_nb.har.entries import Entries, Stored
 from necto_nb.har.progress import CHUNK
 from necto_nb.har.locate import InFile
 from necto_nb.har.read import AtPath, parse, paused_gc
-from necto_nb.har.source import stamp
 from necto_nb.har.report import Report
+from necto_nb.har.source import stamp
 from necto_nb.session import Session, SessionState
 
 HAR_SUFFIXES = (".har", ".har.gz", ".zhar")

@@ -134,9 +134,8 @@ class AtPath:
             changed = stamp(self.path) != self.stamp
         except OSError as exc:
             raise HarError(f"{self.path}: cannot read its entries again ({exc.strerror or exc})") from None
-        if not changed:
-            entries = InFile(_json(load(self.path).data, Report()), self.count).load()
-        if changed or len(entries) != self.count:
+        entries = None if changed else InFile(_json(load(self.path).data, Report()), self.count).load()
+        if entries is None or len(entries) != self.count:
             raise HarError(f"{self.path}: changed since it was read; read it again")
         return entries
 

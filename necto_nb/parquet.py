@@ -223,10 +223,13 @@ def _as_written(meta: pd.DataFrame, stamps: list[tuple[int, int]]) -> bool:
 def _frames_of(folder: Path, meta: pd.DataFrame) -> Any:
     """The runs' frame columns from FRAME_FILE, in the runs' order; None where it lacks a run."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
 
+    options = ds.ParquetReadOptions(dictionary_columns=["run", *_CATEGORIES])  # no string per row
     try:
-        table = pq.read_table(folder / FRAME_FILE, read_dictionary=["run", *_CATEGORIES])  # no string per row
+        table = ds.dataset(folder / FRAME_FILE, format=ds.ParquetFileFormat(read_options=options)).to_table(
+            memory_pool=_pool())
     except (OSError, ValueError):  # absent, or not a Parquet file: the runs' files have it all
         return None
     run = table.column("run").combine_chunks()
@@ -242,9 +245,10 @@ def _frames_of(folder: Path, meta: pd.DataFrame) -> Any:
     table = table.drop_columns(["run"])
     if len(rows) == len(table) and np.array_equal(rows, np.arange(len(rows))):  # all runs, as written: no copy
         return table
-    table = table.take(rows)
+    table = pc.take(table, rows, memory_pool=_pool())
     for name in _CATEGORIES:  # some runs: categories as they first appear in them, not in the whole file
-        table = table.set_column(table.schema.get_field_index(name), name, table.column(name).cast(pa.string()))
+        table = table.set_column(table.schema.get_field_index(name), name,
+                                 pc.cast(table.column(name), pa.string(), memory_pool=_pool()))
     return table
 
 
@@ -262,19 +266,31 @@ def _read_frame(part: Path):
     return pq.ParquetFile(part).read(columns=[*frame.COLUMNS, "entry"], use_threads=False)
 
 
+def _pool() -> Any:
+    """Where the frame's Arrow buffers are allocated: the system allocator. pyarrow's default
+    (mimalloc) commits fresh huge pages eagerly, which a VM can take a second of system time to
+    fault in for a read that takes a fifth of one (docs/benchmarks.md); passed to these calls
+    only, so the user's own choice for their process stands."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
 def _frame(table: Any, meta: pd.DataFrame) -> pd.DataFrame:
     """The frame as `Runs.df` has it: `run` and `file` in front, each column in its dtype,
     made by Arrow in one conversion (the frame's columns are the table's, in order)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from necto_nb.runs import with_runs
 
     for name in _CATEGORIES:  # categories in order of first appearance, as the frame builder makes them
         if not pa.types.is_dictionary(table.schema.field(name).type):  # read so from FRAME_FILE
-            table = table.set_column(table.schema.get_field_index(name), name, table.column(name).dictionary_encode())
+            table = table.set_column(table.schema.get_field_index(name), name,
+                                     pc.dictionary_encode(table.column(name), memory_pool=_pool()))
     arrow_strings = pd.StringDtype().storage == "pyarrow"  # pandas 3: the "string" columns wrap Arrow's
     types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype() if arrow_strings else None}
-    df = table.select(list(frame.COLUMNS)).to_pandas(types_mapper=types.get)
+    df = table.select(list(frame.COLUMNS)).to_pandas(types_mapper=types.get, memory_pool=_pool())
     for name, (dtype, _) in frame.COLUMNS.items():
         if str(df[name].dtype) != dtype:  # pandas 2: strings as objects
             df[name] = df[name].astype(dtype)

@@ -119,10 +119,16 @@ def _version(value: str) -> str | None:
     return f"HTTP/{major}" if major in "23" else f"HTTP/{major}.{minor or ('1' if major == '1' else '9')}"
 
 
+def arrow_strings() -> bool:
+    """Whether pandas keeps "string" columns in Arrow (pandas 3), so an Arrow array of strings
+    becomes one as it is."""
+    return pd.StringDtype().storage == "pyarrow"
+
+
 def _strings(values: Sequence[str | None]) -> Any:
-    """A "string" column. Where pandas keeps strings in Arrow (pandas 3), Arrow takes them in
-    C: `pd.array` checks each one in Python first, five times the cost."""
-    if pd.StringDtype().storage == "pyarrow":
+    """A "string" column. Where pandas keeps strings in Arrow, Arrow takes them in C:
+    `pd.array` checks each one in Python first, five times the cost."""
+    if arrow_strings():
         import pyarrow as pa
 
         return pd.arrays.ArrowStringArray(pa.array(values, pa.large_string()))

@@ -288,8 +288,7 @@ def _frame(table: Any, meta: pd.DataFrame) -> pd.DataFrame:
         if not pa.types.is_dictionary(table.schema.field(name).type):  # read so from FRAME_FILE
             table = table.set_column(table.schema.get_field_index(name), name,
                                      pc.dictionary_encode(table.column(name), memory_pool=_pool()))
-    arrow_strings = pd.StringDtype().storage == "pyarrow"  # pandas 3: the "string" columns wrap Arrow's
-    types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype() if arrow_strings else None}
+    types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype() if frame.arrow_strings() else None}
     df = table.select(list(frame.COLUMNS)).to_pandas(types_mapper=types.get, memory_pool=_pool())
     for name, (dtype, _) in frame.COLUMNS.items():
         if str(df[name].dtype) != dtype:  # pandas 2: strings as objects

@@ -244,7 +244,21 @@ def test_convert_several_files_need_a_folder(script, corpus, tmp_path):
 
 
 def _start(script: str, *args: str, cwd: Path | None = None) -> subprocess.Popen:
-    return subprocess.Popen([script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    # PYTHONFAULTHANDLER: on SIGABRT the command prints where each of its threads is (`_ended`)
+    return subprocess.Popen([script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                            env=dict(os.environ, PYTHONFAULTHANDLER="1"))
+
+
+def _ended(process: subprocess.Popen, timeout: float) -> tuple[bytes, bytes]:
+    """Its output once `process` has exited; if it has not within `timeout` s, the test fails
+    with where each of its threads was."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, stderr = process.communicate(timeout=30)
+        pytest.fail(f"necto-nb {process.args[1]} did not exit within {timeout} s; its threads:\n"
+                    f"{stderr.decode(errors='replace')[-8000:]}")
 
 
 def _url_from(process: subprocess.Popen, pattern: str) -> str:
@@ -270,7 +284,7 @@ def test_capture_records_until_interrupted_then_writes_the_har(script, tmp_path,
             assert created.status_code == 201
             assert client.get(site.url + "/error?status=503").status_code == 503
         process.send_signal(stop_signal)
-        stdout, stderr = process.communicate(timeout=60)
+        stdout, stderr = _ended(process, 60)
     finally:
         if process.poll() is None:
             process.kill()
@@ -292,7 +306,7 @@ def test_capture_with_nothing_recorded_still_writes_a_har(script, tmp_path):
     try:
         _url_from(process, r"http://127\.0\.0\.1:\d+")
         process.send_signal(signal.SIGINT)
-        stdout, _ = process.communicate(timeout=60)
+        stdout, _ = _ended(process, 60)
     finally:
         if process.poll() is None:
             process.kill()
@@ -329,7 +343,7 @@ def test_demo_serves_until_terminated(script):
         url = _url_from(process, r"http://127\.0\.0\.1:\d+")
         assert httpx.get(url + "/slow", timeout=30).json()["extra_ms"] == 20
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
+        _ended(process, 30)
     finally:
         if process.poll() is None:
             process.kill()

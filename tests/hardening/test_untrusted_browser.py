@@ -109,7 +109,7 @@ def test_hostile_har_text_never_runs_in_any_html_view(page, lab, tmp_path):
         f"proxy = nn.Session({name!r}).capture(port=0, confdir={str(tmp_path / 'mitm')!r})\nproxy",
     ])
     open_notebook(page, lab, "hostile.ipynb")
-    run_all(page)
+    run_all(page, lab)
     assert not errors_in_outputs(page), errors_in_outputs(page)
     kernel = lab.kernel("hostile.ipynb")
     try:

@@ -14,11 +14,10 @@ import time
 import nbformat
 import orjson
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import necto_nb as nn
 from tests.conftest import REPO
-from tests.widgets.lab import WAIT_S, JupyterLab, chromium, needs_chromium
+from tests.widgets.lab import WAIT_S, JupyterLab, chromium, needs_chromium, wait_page
 from tests.widgets.test_browser import HOSTILE, hostile_har, page  # noqa: F401 (fixture)
 
 pytestmark = [
@@ -72,27 +71,7 @@ def double_click(page, lab, name: str):
 
 
 def wait_rows(page, lab, n: int) -> None:
-    try:
-        page.wait_for_function("n => document.querySelectorAll('.necto-tr').length === n", arg=n)
-    except PlaywrightTimeoutError:
-        pytest.fail(f"the view did not show {n} rows within {WAIT_S} s\n{what_is_there(page, lab)}")
-
-
-def what_is_there(page, lab) -> str:
-    """What a view that did not come left to see: the server's sessions and their kernels (a kernel
-    no page is connected to: its WebSocket never opened), what the page shows, the server's warnings."""
-    sessions = [(s["path"], s["name"], s["kernel"]["execution_state"], f"{s['kernel']['connections']} connected")
-                for s in lab.api("sessions")]
-    shown = page.evaluate("""() => {
-        const texts = selector => [...document.querySelectorAll(selector)].map(e => e.innerText.slice(0, 300));
-        return {rows: document.querySelectorAll('.necto-tr').length,
-                prompts: texts('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt'),
-                outputs: texts('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output'),
-                dialogs: texts('.jp-Dialog'), status: texts('#jp-main-statusbar')};
-    }""")
-    warnings = [line for line in lab.log.read_text().splitlines() if line.startswith(("[W", "[E"))][-15:]
-    return "\n".join([f"sessions: {sessions}", f"kernels: {len(lab.api('kernels'))}",
-                      *(f"{key}: {value}" for key, value in shown.items()), "server warnings:", *warnings])
+    wait_page(page, lab, f"the view's {n} rows", "n => document.querySelectorAll('.necto-tr').length === n", arg=n)
 
 
 def wait_until(condition, what: str) -> None:

@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,14 +60,16 @@ class JupyterLab:
     """`jupyter lab` serving `root` on 127.0.0.1; stop with `close()`.
 
     `labextensions`: prebuilt extensions (folders with a built package.json) that this
-    JupyterLab loads before any installed one of the same name.
+    JupyterLab loads before any installed one of the same name. `settings`: more user
+    settings, by file name under the settings folder.
     """
 
-    def __init__(self, root: Path, timeout: float = WAIT_S, labextensions: tuple[Path, ...] = ()) -> None:
+    def __init__(self, root: Path, timeout: float = WAIT_S, labextensions: tuple[Path, ...] = (),
+                 settings: dict[str, dict] | None = None) -> None:
         self.root = root
         self.token = "necto-test-token"
         self.home = Path(tempfile.mkdtemp(prefix="necto-lab-"))
-        for name, values in _SETTINGS.items():
+        for name, values in (_SETTINGS | (settings or {})).items():
             path = self.home / "settings" / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
@@ -213,13 +216,88 @@ def open_notebook(page, lab: JupyterLab, name: str) -> None:
     page.wait_for_selector("text=Python 3 (ipykernel) | Idle")
 
 
-def run_all(page) -> None:
+# A wait on the kernel that takes longer than this passes, with a warning that says what the page
+# and the server showed: CI twice saw a page hold its kernel requests unsent for minutes.
+SLOW_S = 60
+
+
+class SlowPage(UserWarning):
+    """A page took over SLOW_S to get where a test waited."""
+
+
+def wait_page(page, lab: JupyterLab, what: str, expression: str, arg: object = None) -> None:
+    """Wait until `expression` holds in the page; fail after WAIT_S, and warn after SLOW_S,
+    with `what_is_there`."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    started = time.monotonic()
+    try:
+        page.wait_for_function(expression, arg=arg)
+    except PlaywrightTimeoutError:
+        pytest.fail(f"{what}: not within {WAIT_S} s\n{what_is_there(page, lab)}")
+    took = time.monotonic() - started
+    if took > SLOW_S:
+        warnings.warn(SlowPage(f"{what} took {took:.0f} s\n{what_is_there(page, lab)}"), stacklevel=2)
+
+
+def run_all(page, lab: JupyterLab) -> None:
     """Run > Run All Cells, then wait until every code cell has an execution count."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    page.wait_for_function(
-        """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
-                 .every(p => /\\[\\d+\\]/.test(p.textContent))""")
+    wait_page(page, lab, "every cell run",
+              """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+                       .every(p => /\\[\\d+\\]/.test(p.textContent))""")
+
+
+def watch(page) -> None:
+    """Keep in `page.events` a timed log of the page's WebSockets (opened, closed, failed) and its
+    console errors, and in `page.frames_sent` the frames each sent and received so far, for
+    `what_is_there`."""
+    start = time.monotonic()
+    page.events = []
+    page.frames_sent = {}
+
+    def log(text: str) -> None:
+        page.events.append(f"{time.monotonic() - start:7.1f} s  {text}")
+
+    def websocket(ws) -> None:
+        name = f"{len(page.frames_sent) + 1}: " + re.sub(r"^.*/api/kernels/([0-9a-f]{8})[^?]*.*$", r"kernel \1",
+                                                         ws.url.split("?")[0])
+        counts = page.frames_sent[name] = {"sent": 0, "received": 0}
+        log(f"WebSocket {name} opening")
+        ws.on("framesent", lambda _: counts.update(sent=counts["sent"] + 1))
+        ws.on("framereceived", lambda _: counts.update(received=counts["received"] + 1))
+        ws.on("socketerror", lambda error: log(f"WebSocket {name}: error {error}"))
+        ws.on("close", lambda _: log(f"WebSocket {name} closed"))
+
+    page.on("websocket", websocket)
+    page.on("console", lambda m: m.type in ("error", "warning") and log(f"console {m.type}: {m.text[:300]}"))
+
+
+def what_is_there(page, lab) -> str:
+    """What a page that never got where a test waited left to see: the server's sessions and their
+    kernels (a kernel no page is connected to: its WebSocket never opened), what the page shows,
+    its WebSockets (if `watch`ed), the end of the server's log."""
+    try:
+        sessions: object = [(s["path"], s["name"], s["kernel"]["execution_state"],
+                             f"{s['kernel']['connections']} connected") for s in lab.api("sessions")]
+        kernels: object = len(lab.api("kernels"))
+    except (OSError, ValueError) as error:  # a server that no longer answers says that much
+        sessions = kernels = f"not listed: {error}"
+    shown = page.evaluate("""() => {
+        const texts = selector => [...document.querySelectorAll(selector)].map(e => e.innerText.slice(0, 300));
+        return {rows: document.querySelectorAll('.necto-tr').length,
+                prompts: texts('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt'),
+                outputs: texts('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output'),
+                dialogs: texts('.jp-Dialog'), status: texts('#jp-main-statusbar')};
+    }""")
+    server = [line[:300] for line in lab.log.read_text().splitlines() if line.startswith(("[W", "[E", "[I"))][-25:]
+    return "\n".join([f"sessions: {sessions}", f"kernels: {kernels}",
+                      *(f"{key}: {value}" for key, value in shown.items()),
+                      "the page's WebSockets and console:", *getattr(page, "events", ["(not watched)"]),
+                      *(f"WebSocket {name}: {n['sent']} frames sent, {n['received']} received"
+                        for name, n in getattr(page, "frames_sent", {}).items()),
+                      "the server's log:", *server])
 
 
 def errors_in_outputs(page) -> list[str]:

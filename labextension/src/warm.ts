@@ -19,6 +19,12 @@
  * connection of that browser meanwhile, every tab's. So each page holds a Web Lock (released
  * by the browser when the page goes, however it goes) named in the paths of the kernels it
  * warms, and the clean-up passes over kernels whose page's lock is held.
+ *
+ * A view waits for the kernel kept warm 15 s at most (TAKE_WAIT_MS). Seen in tests:
+ * a kept-warm kernel's connection that held the page's requests unsent for minutes, its
+ * WebSocket open, the kernel idle; a view waiting on it showed nothing all that time. Past
+ * the wait the view starts a kernel of its own, as with the setting off, and the warm one is
+ * shut down.
  */
 import { PathExt, URLExt } from '@jupyterlab/coreutils';
 import { NbConvert, ServerConnection, Session } from '@jupyterlab/services';
@@ -30,6 +36,9 @@ import { pythonString } from './view';
 export const WARM_NAME = 'necto_nb kernel kept warm for HAR files';
 
 const WARM_CODE = '__import__("necto_nb.labview").labview.warm()';
+
+/** How long a view waits for the kernel kept warm to be its own (behind its warm-up's imports: seconds). */
+const TAKE_WAIT_MS = 15_000;
 
 /** Web Locks exist in secure contexts only (https, localhost): elsewhere undefined. */
 const LOCKS: LockManager | undefined = navigator.locks;
@@ -49,6 +58,21 @@ function holdForLife(name: string): Promise<boolean> {
       return new Promise(() => undefined); // never released: the browser releases it with the page
     }).catch(() => held(false));
   });
+}
+
+/** Whether `promise` settles within `ms` (a rejection within them is thrown, a later one dropped). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>(resolve => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(() => true);
+  settled.catch(() => undefined);
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export class WarmKernel {
@@ -162,8 +186,8 @@ export class WarmKernel {
   /**
    * Give the waiting kernel to the view of `path` (the session becomes that path's, so the
    * view's panel connects to it). False when there is none to give (off, failed, culled,
-   * taken by another view), or `path` has a session already (a view reloaded): the panel
-   * then does what it always does.
+   * taken by another view, no answer within TAKE_WAIT_MS), or `path` has a session already
+   * (a view reloaded): the panel then does what it always does.
    */
   async take(path: string): Promise<boolean> {
     if (!this.waiting || (await this.sessions.findByPath(path))) {
@@ -181,11 +205,14 @@ export class WarmKernel {
     }
     try {
       const folder = pythonString(PathExt.dirname(path));
-      await kernel.requestExecute({
+      const moved = kernel.requestExecute({
         code: `__import__("necto_nb.labview").labview.take(${folder})`,
         silent: true,
         store_history: false
       }).done;
+      if (!(await settlesWithin(moved, TAKE_WAIT_MS))) {
+        throw new Error(`no answer within ${TAKE_WAIT_MS / 1000} s`);
+      }
       await session.setPath(path);
       await session.setName(PathExt.basename(path));
       await session.setType('notebook');

@@ -217,6 +217,21 @@ def test_a_kernel_kept_warm_is_taken_by_the_view_in_the_files_folder(page, lab, 
     assert kernel_of(lab, "sub dir/warm.har") == warm
 
 
+def test_a_warm_kernel_that_does_not_answer_leaves_the_view_a_kernel_of_its_own(page, lab, corpus):
+    shutil.copy(corpus / DEVTOOLS, lab.root / "busy.har")
+    browse(page, lab, "busy")
+    warm = lab.settled_kernel(WARM)
+    client = lab.client(warm)
+    try:
+        client.execute("import time; time.sleep(600)")  # it answers nothing for longer than a view waits
+        file_item(page, "busy.har").dblclick()
+        wait_rows(page, lab, len(nn.read_har(lab.root / "busy.har")))
+        assert kernel_of(lab, "busy.har") != warm
+        wait_until(lambda: warm not in {k["id"] for k in lab.api("kernels")}, "the kernel that did not answer shut down")
+    finally:
+        client.stop_channels()
+
+
 def test_a_warm_kernel_no_page_holds_is_shut_down_by_the_next_page(page, lab, corpus):
     # what a page leaves when it closes while its warm kernel starts: a session nobody is connected to
     left = lab.api("sessions", method="POST", body={"path": "necto-nb-warm-left", "type": "", "name": WARM,

@@ -17,13 +17,14 @@ import pytest
 
 import necto_nb as nn
 from tests.conftest import REPO
-from tests.widgets.lab import WAIT_S, JupyterLab, chromium, needs_chromium, wait_page
+from tests.widgets.lab import TEST_TIMEOUT_S, WAIT_S, JupyterLab, chromium, needs_chromium, wait_page
 from tests.widgets.test_browser import HOSTILE, hostile_har, page  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
     needs_chromium,
+    pytest.mark.timeout(TEST_TIMEOUT_S),
 ]
 
 BUILD = REPO / "necto_nb" / "labextension"
@@ -227,7 +228,8 @@ def test_a_warm_kernel_that_does_not_answer_leaves_the_view_a_kernel_of_its_own(
         file_item(page, "busy.har").dblclick()
         wait_rows(page, lab, len(nn.read_har(lab.root / "busy.har")))
         assert kernel_of(lab, "busy.har") != warm
-        wait_until(lambda: warm not in {k["id"] for k in lab.api("kernels")}, "the kernel that did not answer shut down")
+        wait_until(lambda: warm not in {k["id"] for k in lab.api("kernels")},
+                   "the kernel that did not answer shut down")
     finally:
         client.stop_channels()
 

@@ -13,22 +13,20 @@ import pytest
 
 from tests.conftest import REPO
 from tests.factory import entry, har
-from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook, py, run_all,
-                               wait_py, watch)
+from tests.widgets.lab import (TEST_TIMEOUT_S, JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook,
+                               py, run_all, wait_py, watch)
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser, needs_chromium]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, needs_chromium,
+              pytest.mark.timeout(TEST_TIMEOUT_S)]
 
 ROWS = ".necto-tr"
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    # With the repository's JupyterLab extension, not an installed copy that may be older, and
-    # without its kernel kept warm: these tests are the grid's. In CI, two of them once waited
-    # 240 s for a notebook's cells while the page started that kernel beside the notebook's (not
-    # reproduced here); tests/labextension/test_view.py tests the warm kernel.
-    server = JupyterLab(tmp_path_factory.mktemp("notebooks"), labextensions=(REPO / "necto_nb" / "labextension",),
-                        settings={"necto-nb/har-view.jupyterlab-settings": {"warmKernel": False}})
+    # with the repository's JupyterLab extension, not an installed copy that may be older: it
+    # keeps a kernel warm while the file browser shows the tests' HAR files
+    server = JupyterLab(tmp_path_factory.mktemp("notebooks"), labextensions=(REPO / "necto_nb" / "labextension",))
     yield server
     server.close()
 

@@ -17,14 +17,13 @@ import orjson
 import pytest
 
 from tests.factory import entry, har
-from tests.widgets.lab import (TEST_TIMEOUT_S, JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook,
+from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook,
                                py, run_all)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
     needs_chromium,
-    pytest.mark.timeout(TEST_TIMEOUT_S),
 ]
 
 # Each payload runs code or adds an element if it is ever parsed as HTML (no quotes, so Python's

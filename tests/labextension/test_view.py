@@ -17,14 +17,13 @@ import pytest
 
 import necto_nb as nn
 from tests.conftest import REPO
-from tests.widgets.lab import TEST_TIMEOUT_S, WAIT_S, JupyterLab, chromium, needs_chromium, wait_page
+from tests.widgets.lab import WAIT_S, JupyterLab, chromium, needs_chromium, wait_page
 from tests.widgets.test_browser import HOSTILE, hostile_har, page  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
     needs_chromium,
-    pytest.mark.timeout(TEST_TIMEOUT_S),
 ]
 
 BUILD = REPO / "necto_nb" / "labextension"

@@ -13,11 +13,10 @@ import pytest
 
 from tests.conftest import REPO
 from tests.factory import entry, har
-from tests.widgets.lab import (TEST_TIMEOUT_S, JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook,
+from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook,
                                py, run_all, wait_py, watch)
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser, needs_chromium,
-              pytest.mark.timeout(TEST_TIMEOUT_S)]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, needs_chromium]
 
 ROWS = ".necto-tr"
 

@@ -44,6 +44,15 @@ _SETTINGS = {
 WAIT_S = 240
 
 
+# Run by each kernel of a test's JupyterLab (an IPython startup file): SIGUSR1 writes where each
+# of its threads is, for `JupyterLab.kernel_threads`.
+_THREADS_ON_SIGUSR1 = """\
+import faulthandler, os, signal
+faulthandler.register(signal.SIGUSR1, all_threads=True,
+                      file=open(os.path.join(os.environ["IPYTHONDIR"], f"threads-{os.getpid()}.txt"), "w"))
+"""
+
+
 def have_chromium() -> bool:
     return Path(CHROMIUM).is_file()
 
@@ -69,6 +78,9 @@ class JupyterLab:
         self.root = root
         self.token = "necto-test-token"
         self.home = Path(tempfile.mkdtemp(prefix="necto-lab-"))
+        startup = self.home / "ipython" / "profile_default" / "startup" / "00-threads-on-sigusr1.py"
+        startup.parent.mkdir(parents=True)
+        startup.write_text(_THREADS_ON_SIGUSR1)
         for name, values in _SETTINGS.items():
             path = self.home / "settings" / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +106,7 @@ class JupyterLab:
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
              f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
              f"--IdentityProvider.token={self.token}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-             "jupyterlab.NeverCheckForUpdate"],
+             "jupyterlab.NeverCheckForUpdate", "--LabApp.expose_app_in_browser=True"],  # for `watch`
             cwd=root, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
         end = time.monotonic() + timeout
         while True:
@@ -168,6 +180,18 @@ class JupyterLab:
             except urllib.error.HTTPError as error:
                 if error.code != 404:  # 404: gone meanwhile (a closed page's warm kernel)
                     raise
+
+    def kernel_threads(self) -> list[str]:
+        """Where each thread of each running kernel of this server is (see _THREADS_ON_SIGUSR1)."""
+        import signal
+
+        pids = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()
+                and str(self.home) in (d / "cmdline").read_bytes().decode(errors="replace")
+                and b"ipykernel" in (d / "cmdline").read_bytes()]
+        for pid in pids:
+            os.kill(pid, signal.SIGUSR1)
+        time.sleep(1)
+        return [f"kernel process {pid}:\n{(self.home / 'ipython' / f'threads-{pid}.txt').read_text()}" for pid in pids]
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -248,13 +272,68 @@ def run_all(page, lab: JupyterLab) -> None:
                        .every(p => /\\[\\d+\\]/.test(p.textContent))""")
 
 
+# Installed in each watched page: once JupyterLab's app is up (exposed as window.jupyterapp), every
+# kernel connection's message handler notes the message it is handling, so a page whose connection
+# holds its messages (JupyterLab handles them one after another) shows which one holds them.
+_NOTE_MESSAGES = """(() => {
+  const timer = setInterval(() => {
+    const connections = window.jupyterapp?.serviceManager?.kernels?._kernelConnections;
+    if (!connections?.size) return;
+    clearInterval(timer);
+    const proto = Object.getPrototypeOf(connections.values().next().value);
+    const handle = proto._handleMessage;
+    proto._handleMessage = async function (msg) {
+      const notes = this.nectoNotes ??= {handled: 0, current: null, recent: [], errors: []};
+      const c = msg.content ?? {};
+      const what = {type: msg.header.msg_type, channel: msg.channel, parent: msg.parent_header?.msg_type,
+                    comm: c.comm_id?.slice(0, 8), target: c.target_name, method: c.data?.method,
+                    model: c.data?.state?._model_name, since: performance.now()};
+      notes.current = what;
+      try {
+        return await handle.call(this, msg);
+      } catch (error) {
+        notes.errors.push(`${what.type} ${what.comm ?? ''}: ${error}`);
+        throw error;
+      } finally {
+        notes.handled += 1;
+        if (notes.current === what) notes.current = null;
+        notes.recent = [...notes.recent.slice(-7), what];
+      }
+    };
+  }, 50);
+})()"""
+
+# What each kernel connection of a watched page is doing (see _NOTE_MESSAGES).
+_CONNECTIONS = """async () => {
+  const connections = window.jupyterapp?.serviceManager?.kernels?._kernelConnections;
+  if (!connections) return ['(no window.jupyterapp)'];
+  const age = what => what && `${what.type}/${what.channel} parent=${what.parent} comm=${what.comm} ` +
+      `target=${what.target} method=${what.method} model=${what.model} ` +
+      `${((performance.now() - what.since) / 1000).toFixed(1)} s ago`;
+  return Promise.all([...connections].map(async k => {
+    const chain = await Promise.race([k._msgChain.then(() => 'settled'),
+                                      new Promise(r => setTimeout(() => r('HELD'), 500))]);
+    const notes = k.nectoNotes ?? {recent: [], errors: []};
+    return `kernel ${k.id.slice(0, 8)} client ${k.clientId.slice(0, 8)}: ${k.connectionStatus}, ${k.status}` +
+      `${k.isDisposed ? ', disposed' : ''}; message chain ${chain}; ${notes.handled ?? '?'} handled; ` +
+      `to send ${k._pendingMessages.length}; comms ${k._comms?.size}; waiting on ` +
+      `${[...k._futures.values()].map(f => f.msg.header.msg_type + (f.msg.header.subshell_id ? ' (subshell)' : ''))}` +
+      `\n      handling: ${age(notes.current) ?? '-'}` +
+      notes.recent.map(r => `\n      done: ${age(r)}`).join('') +
+      notes.errors.map(e => `\n      failed: ${e}`).join('');
+  }));
+}"""
+
+
 def watch(page) -> None:
     """Keep in `page.events` a timed log of the page's WebSockets (opened, closed, failed) and its
-    console errors, and in `page.socket_frames` the frames each sent and received so far, for
-    `what_is_there`."""
+    console errors, in `page.socket_frames` the frames each sent and received so far, and in
+    `page.in_flight` its HTTP requests not answered yet; note what each kernel connection handles
+    (`_NOTE_MESSAGES`). All for `what_is_there`."""
     start = time.monotonic()
     page.events = []
     page.socket_frames = {}
+    page.in_flight = {}
 
     def log(text: str) -> None:
         page.events.append(f"{time.monotonic() - start:7.1f} s  {text}")
@@ -271,6 +350,10 @@ def watch(page) -> None:
 
     page.on("websocket", websocket)
     page.on("console", lambda m: m.type in ("error", "warning") and log(f"console {m.type}: {m.text[:300]}"))
+    page.on("request", lambda r: page.in_flight.__setitem__(r, time.monotonic()))
+    page.on("requestfinished", lambda r: page.in_flight.pop(r, None))
+    page.on("requestfailed", lambda r: (page.in_flight.pop(r, None), log(f"request failed: {r.url[:200]} {r.failure}")))
+    page.add_init_script(_NOTE_MESSAGES)
 
 
 def what_is_there(page, lab) -> str:
@@ -291,12 +374,17 @@ def what_is_there(page, lab) -> str:
                 dialogs: texts('.jp-Dialog'), status: texts('#jp-main-statusbar')};
     }""")
     server = [line[:300] for line in lab.log.read_text().splitlines() if line.startswith(("[W", "[E", "[I"))][-25:]
+    now = time.monotonic()
     return "\n".join([f"sessions: {sessions}", f"kernels: {kernels}",
                       *(f"{key}: {value}" for key, value in shown.items()),
                       "the page's WebSockets and console:", *getattr(page, "events", ["(not watched)"]),
                       *(f"WebSocket {name}: {n['sent']} frames sent, {n['received']} received"
                         for name, n in getattr(page, "socket_frames", {}).items()),
-                      "the server's log:", *server])
+                      "the page's requests not answered:",
+                      *(f"    {request.method} {request.url[:200]} for {now - since:.1f} s"
+                        for request, since in getattr(page, "in_flight", {}).items()),
+                      "the page's kernel connections:", *(f"    {c}" for c in page.evaluate(_CONNECTIONS)),
+                      "the server's log:", *server, *lab.kernel_threads()])
 
 
 def errors_in_outputs(page) -> list[str]:

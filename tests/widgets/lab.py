@@ -30,6 +30,13 @@ from necto_nb.chromium import QUIET_ARGS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _SETTINGS = {
+    # Widget messages on the kernel's main shell, not a subshell (JupyterLab's default since 4.5,
+    # with ipykernel 7): ipykernel 7.3, the newest mitmproxy 11 allows, drops a message sent to a
+    # subshell just deleted, which JupyterLab does each time a widget manager closes its control comm
+    # (ipykernel#1557, fixed in 7.4); and ipywidgets' own kernel side is not safe to run beside a
+    # cell (its state request iterates the widget registry while a cell adds to it: RuntimeError,
+    # reproduced here). Either can leave a page waiting on the kernel for good (jupyterlab#19719).
+    "@jupyterlab/apputils-extension/kernels-settings.jupyterlab-settings": {"commsOverSubshells": "disabled"},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                          "checkForUpdates": False},

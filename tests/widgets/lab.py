@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,11 +32,11 @@ from necto_nb.chromium import QUIET_ARGS
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _SETTINGS = {
     # Widget messages on the kernel's main shell, not a subshell (JupyterLab's default since 4.5,
-    # with ipykernel 7): ipykernel 7.3, the newest mitmproxy 11 allows, drops a message sent to a
-    # subshell just deleted, which JupyterLab does each time a widget manager closes its control comm
-    # (ipykernel#1557, fixed in 7.4); and ipywidgets' own kernel side is not safe to run beside a
-    # cell (its state request iterates the widget registry while a cell adds to it: RuntimeError,
-    # reproduced here). Either can leave a page waiting on the kernel for good (jupyterlab#19719).
+    # with ipykernel 7): ipykernel 7.3 (on Python 3.11 the newest that mitmproxy 11's tornado pin
+    # allows) drops a message sent to a subshell just deleted, as JupyterLab does each time a widget
+    # manager closes its control comm (ipykernel#1557, fixed in 7.4); and ipywidgets' kernel side is
+    # not safe beside a running cell (its state request iterates the widget registry while the cell
+    # adds to it: RuntimeError, reproduced here). Either can leave a page waiting on its kernel.
     "@jupyterlab/apputils-extension/kernels-settings.jupyterlab-settings": {"commsOverSubshells": "disabled"},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
@@ -55,8 +56,9 @@ WAIT_S = 240
 # of its threads is, for `JupyterLab.kernel_threads`.
 _THREADS_ON_SIGUSR1 = """\
 import faulthandler, os, signal
-faulthandler.register(signal.SIGUSR1, all_threads=True,
-                      file=open(os.path.join(os.environ["IPYTHONDIR"], f"threads-{os.getpid()}.txt"), "w"))
+path = os.path.join(os.environ["IPYTHONDIR"], f"threads-{os.getpid()}.txt")
+faulthandler.register(signal.SIGUSR1, all_threads=True, file=open(path + ".new", "w"))
+os.rename(path + ".new", path)  # named so once the handler is there: only then is the kernel signalled
 """
 
 
@@ -189,16 +191,21 @@ class JupyterLab:
                     raise
 
     def kernel_threads(self) -> list[str]:
-        """Where each thread of each running kernel of this server is (see _THREADS_ON_SIGUSR1)."""
-        import signal
-
-        pids = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()
-                and str(self.home) in (d / "cmdline").read_bytes().decode(errors="replace")
-                and b"ipykernel" in (d / "cmdline").read_bytes()]
-        for pid in pids:
-            os.kill(pid, signal.SIGUSR1)
-        time.sleep(1)
-        return [f"kernel process {pid}:\n{(self.home / 'ipython' / f'threads-{pid}.txt').read_text()}" for pid in pids]
+        """Where each thread of each running kernel of this server is (see _THREADS_ON_SIGUSR1).
+        A kernel still starting, whose handler is not there yet, is left alone: SIGUSR1 would end it."""
+        dumps = {}
+        for process in Path("/proc").iterdir():
+            try:
+                command = (process / "cmdline").read_bytes().decode(errors="replace")
+                if process.name.isdigit() and "ipykernel" in command and str(self.home) in command:
+                    dumps[process.name] = dump = self.home / "ipython" / f"threads-{process.name}.txt"
+                    if dump.exists():
+                        os.kill(int(process.name), signal.SIGUSR1)
+            except OSError:  # not a process, or one gone meanwhile
+                continue
+        time.sleep(1)  # faulthandler writes from the kernel's signal handler
+        return [f"kernel process {pid}:\n{dump.read_text() if dump.exists() else '(still starting)'}"
+                for pid, dump in dumps.items()]
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -363,6 +370,15 @@ def watch(page) -> None:
     page.add_init_script(_NOTE_MESSAGES)
 
 
+def _connections(page) -> list[str]:
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        return page.evaluate(_CONNECTIONS)
+    except PlaywrightError as error:  # a page closed or crashed says that much
+        return [f"not read: {error}"]
+
+
 def what_is_there(page, lab) -> str:
     """What a page that never got where a test waited left to see: the server's sessions and their
     kernels (a kernel no page is connected to: its WebSocket never opened), what the page shows,
@@ -390,7 +406,7 @@ def what_is_there(page, lab) -> str:
                       "the page's requests not answered:",
                       *(f"    {request.method} {request.url[:200]} for {now - since:.1f} s"
                         for request, since in getattr(page, "in_flight", {}).items()),
-                      "the page's kernel connections:", *(f"    {c}" for c in page.evaluate(_CONNECTIONS)),
+                      "the page's kernel connections:", *(f"    {c}" for c in _connections(page)),
                       "the server's log:", *server, *lab.kernel_threads()])
 
 

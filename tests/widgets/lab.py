@@ -31,7 +31,7 @@ from necto_nb.chromium import QUIET_ARGS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _SETTINGS = {
-    # Widget messages on the kernel's main shell, not a subshell (JupyterLab's default since 4.5,
+    # Widget messages on the kernel's main shell, not a subshell (JupyterLab's default since 4.4,
     # with ipykernel 7): ipykernel 7.3 (on Python 3.11 the newest that mitmproxy 11's tornado pin
     # allows) drops a message sent to a subshell just deleted, as JupyterLab does each time a widget
     # manager closes its control comm (ipykernel#1557, fixed in 7.4); and ipywidgets' kernel side is

@@ -382,7 +382,8 @@ def _connections(page) -> list[str]:
 def what_is_there(page, lab) -> str:
     """What a page that never got where a test waited left to see: the server's sessions and their
     kernels (a kernel no page is connected to: its WebSocket never opened), what the page shows,
-    its WebSockets (if `watch`ed), the end of the server's log."""
+    its WebSockets, requests and kernel connections (if `watch`ed), the end of the server's log, and
+    where each thread of each kernel is."""
     try:
         sessions: object = [(s["path"], s["name"], s["kernel"]["execution_state"],
                              f"{s['kernel']['connections']} connected") for s in lab.api("sessions")]

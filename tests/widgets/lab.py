@@ -31,13 +31,6 @@ from necto_nb.chromium import QUIET_ARGS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _SETTINGS = {
-    # Widget messages on the kernel's main shell, not a subshell (JupyterLab's default since 4.4,
-    # with ipykernel 7): ipykernel 7.3 (on Python 3.11 the newest that mitmproxy 11's tornado pin
-    # allows) drops a message sent to a subshell just deleted, as JupyterLab does each time a widget
-    # manager closes its control comm (ipykernel#1557, fixed in 7.4); and ipywidgets' kernel side is
-    # not safe beside a running cell (its state request iterates the widget registry while the cell
-    # adds to it: RuntimeError, reproduced here). Either can leave a page waiting on its kernel.
-    "@jupyterlab/apputils-extension/kernels-settings.jupyterlab-settings": {"commsOverSubshells": "disabled"},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                          "checkForUpdates": False},

@@ -39,9 +39,9 @@ _SETTINGS = {
 
 # How long a browser test waits for a condition (a page drawn, a kernel idle, a value synced)
 # before it fails: one that comes at all comes well within this even on a loaded machine;
-# pytest's own timeout bounds the whole test. A JupyterLab page here now and then holds its
-# kernel's messages (seen: 154 s, then all came; 600 s, then nothing): a wait on the kernel
-# that took over SLOW_S says so in a warning with what the page and the server showed.
+# pytest's own timeout bounds the whole test. A wait on the kernel that took over SLOW_S says so
+# in a warning with what the page, the server and the kernel showed (`what_is_there`: the report
+# that found ipykernel 7.3 leaving requests unread, see pyproject.toml).
 WAIT_S = 240
 
 

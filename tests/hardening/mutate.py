@@ -203,6 +203,11 @@ class Draft:
         self.tokens[name] = raw
         return name
 
+    def size(self, value: Any) -> int:
+        """The bytes `value` comes to once its placeholders are filled in."""
+        text = json.dumps(value)
+        return len(text) + sum(len(raw) for name, raw in self.tokens.items() if name in text)
+
     def slots(self) -> list[tuple[Any, Any]]:
         """Every (container, key) in the document, iteratively (documents can be deep)."""
         found, stack = [], [self.doc]
@@ -335,7 +340,7 @@ def reshape_entries(d: Draft) -> None:
     log, entries = found
     how = d.rng.randrange(5)
     if how == 0 and entries:
-        copies = max(1, min(2000, 2_000_000 // len(json.dumps(entries[0]))))
+        copies = max(1, min(2000, 2_000_000 // d.size(entries[0])))
         log["entries"] = [copy.deepcopy(entries[0]) for _ in range(copies)]
     elif how == 1:
         entries.insert(d.rng.randint(0, len(entries)), d.rng.choice([None, 1, "entry", [], [{}], True]))

@@ -28,14 +28,23 @@ def assert_frame_matches_entries(session) -> None:
     pd.testing.assert_frame_equal(frame.build(checked), shown)
 
 
+NO_CORPUS = f"the HAR corpus is not at {CORPUS} (it lives in shared/, beside the repository)"
+
+
 def corpus_files(pattern: str = "*.har") -> list[Path]:
     return sorted(CORPUS.glob(pattern)) if CORPUS.is_dir() else []
+
+
+def each_corpus_file(files: list[Path]) -> list:
+    """`files` to parametrize a test with; without the corpus, one case that skips saying why
+    (pytest's own skip of an empty list says only "got empty parameter set")."""
+    return files or [pytest.param(None, id="no-corpus", marks=pytest.mark.skip(reason=NO_CORPUS))]
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        pytest.skip(f"the HAR corpus is not at {CORPUS} (it lives in shared/, beside the repository)")
+        pytest.skip(NO_CORPUS)
     return CORPUS
 
 

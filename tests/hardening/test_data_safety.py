@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import necto_nb as nn
-from tests.conftest import corpus_files
+from tests.conftest import corpus_files, each_corpus_file
 from tests.factory import entry, har
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +142,7 @@ def test_imports_and_everything_after_them_never_modify_the_source(tmp_path):
     assert nn.read_har(tmp_path / "with-side-file.har").response_body(0) == b"hello"
 
 
-@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", each_corpus_file(corpus_files()), ids=lambda p: p.name)
 def test_corpus_files_are_unchanged_by_import_and_export(path, tmp_path):
     copy = tmp_path / path.name
     shutil.copyfile(path, copy)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 import necto_nb as nn
-from tests.conftest import corpus_files
+from tests.conftest import corpus_files, each_corpus_file
 from tests.factory import entry, har
 
 JWT = ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwiZXhwIjoxNzAwMDAwMDAwfQ"
@@ -245,7 +245,7 @@ def test_innocent_values_are_left_alone():
     assert json.loads(out["response"]["content"]["text"]) == {"keyboard": "qwerty", "count": 3}
 
 
-@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", each_corpus_file(corpus_files()), ids=lambda p: p.name)
 def test_a_redacted_corpus_file_is_as_valid_as_its_plain_export(path, har_schema):
     try:
         s = nn.read_har(path)

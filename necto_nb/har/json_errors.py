@@ -29,6 +29,8 @@ def decode_or_raise(decoder: msgspec.json.Decoder, data: Any, name: str, what: s
         raise HarError(f"{name}: {what}: {exc}") from None
     except msgspec.DecodeError as exc:
         message = str(exc)
+        if "truncated" in message and not bytes(data).strip():  # a capture that wrote nothing
+            raise HarError(f"{name}: {what} is empty, not JSON") from None
         if "truncated" in message:
             raise HarError(f"{name}: invalid JSON: the file ends early ({where(bytes(data), message)})") from None
         if "malformed" in message:

@@ -56,12 +56,19 @@ def pd_now():
 @pytest.mark.parametrize("data, where", [
     (b'{"log": {"entries": [}', "line 1, column 22"),
     (b'{\n  "log": {\n    "entries": [1,,]\n', "line 3, column 19"),
-    (b"", "ends early"),
     (b'{"log": {"version": "1.2", "entries": []}} trailing', "line 1, column 4[45]: trailing characters$"),
 ])
 def test_invalid_json_is_an_error_naming_line_and_column(data, where):
     with pytest.raises(nn.HarError, match=where):
         nn.read_har(data)
+
+
+@pytest.mark.parametrize("data", [b"", b" \r\n\t", b"\xef\xbb\xbf"], ids=["nothing", "whitespace", "a BOM"])
+def test_an_empty_file_is_an_error_saying_so(data, tmp_path):
+    path = tmp_path / "capture.har"  # what a capture that wrote nothing leaves
+    path.write_bytes(data)
+    with pytest.raises(nn.HarError, match=r"^capture\.har: the file is empty, not JSON$"):
+        nn.read_har(path)
 
 
 def test_missing_entries_is_an_error():

@@ -1,5 +1,5 @@
-"""Many runs: read_hars against the per-file loop and orjson, Dask 2 workers against 1,
-compare_timings of 500 runs against 500, and the Parquet dataset read back.
+"""Many runs: read_hars against the per-file loop, orjson and Arrow's JSON reader, Dask 2 workers
+against 1, compare_timings of 500 runs against 500, and the Parquet dataset read back.
 
     python3 bench/runs.py                  # 2,000 files of 150 entries; prints a table
     python3 bench/runs.py --write-docs     # and updates docs/benchmarks.md
@@ -77,8 +77,8 @@ def write_history(folder: Path, runs: int, requests: int, slow: int = 7) -> None
 
 #: What each contender imports before its clock starts: a notebook has them imported already.
 IMPORTS = {"read_hars": ["necto_nb"], "loop": ["necto_nb", "pandas"], "orjson": ["orjson"], "decode": ["necto_nb"],
-           "parquet": ["necto_nb", "pyarrow.parquet"], "dask": ["necto_nb.dask_engine", "dask.dataframe"],
-           "compare": ["necto_nb"]}
+           "arrow": ["pyarrow.json"], "parquet": ["necto_nb", "pyarrow.parquet"],
+           "dask": ["necto_nb.dask_engine", "dask.dataframe"], "compare": ["necto_nb"]}
 
 
 def measure(name: str, folder: str, workers: int) -> dict:
@@ -129,6 +129,32 @@ def _decode(files, folder, workers):
     from necto_nb.har.locate import viewed
 
     return sum(len(viewed(f.read_bytes())[1]) for f in files)
+
+
+def _arrow(files, folder, workers):
+    """A compiled reader made for the job: Arrow's JSON reader, given the fields the frame reads
+    as its schema (the rest skipped), one file at a time into typed columns."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    number, text = pa.float64(), pa.string()
+    entry = pa.struct([
+        ("startedDateTime", text), ("time", number), ("pageref", text), ("serverIPAddress", text),
+        ("request", pa.struct([("method", text), ("url", text), ("httpVersion", text), ("bodySize", pa.int64())])),
+        ("response", pa.struct([("status", pa.int64()), ("statusText", text), ("httpVersion", text),
+                                ("content", pa.struct([("size", pa.int64()), ("mimeType", text)])),
+                                ("headersSize", pa.int64()), ("bodySize", pa.int64()), ("_transferSize", pa.int64())])),
+        ("timings", pa.struct([(phase, number) for phase in ("blocked", "dns", "connect", "ssl", "send", "wait",
+                                                            "receive")]))])
+    parse = pj.ParseOptions(explicit_schema=pa.schema([("log", pa.struct([("entries", pa.list_(entry))]))]),
+                            unexpected_field_behavior="ignore")
+    rows = 0
+    for f in files:
+        data = f.read_bytes()
+        table = pj.read_json(pa.py_buffer(data), parse_options=parse,
+                             read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1))
+        rows += len(table.column("log")[0]["entries"])
+    return rows
 
 
 def _parquet(files, folder, workers):
@@ -195,8 +221,8 @@ def _compare_dask(files, folder, workers):
         return len(result)
 
 
-CONTENDERS = {"read_hars": _read_hars, "loop": _loop_concat, "orjson": _orjson, "decode": _decode, "parquet": _parquet,
-              "dask": _dask, "compare": _compare, "compare-dask": _compare_dask}
+CONTENDERS = {"read_hars": _read_hars, "loop": _loop_concat, "orjson": _orjson, "decode": _decode, "arrow": _arrow,
+              "parquet": _parquet, "dask": _dask, "compare": _compare, "compare-dask": _compare_dask}
 
 
 def run_one(name: str, folder: Path, workers: int = 2) -> dict:
@@ -261,8 +287,8 @@ def main() -> None:
             size = write_files(files, args.files, args.entries)
             nn.read_hars(files, progress=False).to_parquet(files / "history")
             os.sync()  # the written files reach the disk now, not while a contender is timed
-            keep(best_of([("read_hars", 2), ("read_hars", 1), ("orjson", 1), ("decode", 1), ("parquet", 1)], files,
-                         args.repeat, only))
+            keep(best_of([("read_hars", 2), ("read_hars", 1), ("orjson", 1), ("decode", 1), ("arrow", 1),
+                          ("parquet", 1)], files, args.repeat, only))
             keep(best_of([("loop", 1)], files, 1, only))
             keep(best_of([("dask", 2), ("dask", 1)], files, args.repeat, only))
         if only is None or {"compare", "compare-dask"} & only:
@@ -270,7 +296,8 @@ def main() -> None:
             write_history(history, args.runs, args.requests)
             os.sync()
             keep(best_of([("compare", 1), ("compare-dask", 2)], history, args.repeat, only))
-    missing = {"read_hars", "loop", "orjson", "decode", "parquet", "dask", "compare", "compare-dask"} - {k[0] for k in got}
+    missing = {"read_hars", "loop", "orjson", "decode", "arrow", "parquet", "dask", "compare", "compare-dask"} - {
+        k[0] for k in got}
     if missing:
         print(f"measured {sorted(k[0] for k in got)}; still to measure: {sorted(missing)}")
         return
@@ -281,8 +308,9 @@ def main() -> None:
 
 
 def report(got: dict, args: argparse.Namespace, size: int) -> str:
-    ours, one, loop, orj, decode, parquet = (got[k] for k in (("read_hars", 2), ("read_hars", 1), ("loop", 1),
-                                                                ("orjson", 1), ("decode", 1), ("parquet", 1)))
+    ours, one, loop, orj, decode, arrow, parquet = (got[k] for k in (("read_hars", 2), ("read_hars", 1), ("loop", 1),
+                                                                       ("orjson", 1), ("decode", 1), ("arrow", 1),
+                                                                       ("parquet", 1)))
     dask2, dask1, compare, compare_dask = got[("dask", 2)], got[("dask", 1)], got[("compare", 1)], got[("compare-dask", 2)]
     mb = size / 1e6
     s = lambda m: f"{m['seconds']:.2f} s"  # noqa: E731
@@ -297,6 +325,9 @@ def report(got: dict, args: argparse.Namespace, size: int) -> str:
         ("msgspec's pass over every file, decoding what the frame reads", s(decode),
          f"the floor of any read that checks each entry: the loop takes {loop['seconds'] / decode['seconds']:.1f}x it, so "
          f"`read_hars` on N cores can be at most about {loop['seconds'] / decode['seconds']:.1f} x N times faster than the loop"),
+        ("Arrow's JSON reader of every file, the frame's fields as its schema", s(arrow),
+         f"a compiled reader made for the job, and {arrow['seconds'] / decode['seconds']:.1f}x msgspec's pass: no faster "
+         "floor there"),
         ("`nn.read_parquet(history)`", s(parquet), f"`read_hars` of the files takes **{ours['seconds'] / parquet['seconds']:.1f}x** its time (target ≥ 5x); the loop {loop['seconds'] / parquet['seconds']:.1f}x"),
         ("Dask, `LocalCluster` of 2 workers", f"{dask2['work_seconds']:.2f} s", f"1 worker takes **{dask1['work_seconds'] / dask2['work_seconds']:.2f}x** its time (target ≥ 1.7x); {dask2['rows']} runs summed on the workers, each worker's peak {dask2['children_peak_mb']:.0f} MB"),
         ("Dask, 1 worker", f"{dask1['work_seconds']:.2f} s", "the same files, 50 a partition"),
@@ -311,7 +342,7 @@ def report(got: dict, args: argparse.Namespace, size: int) -> str:
 
     return table(rows) + (
         f"\n\nPython {sys.version.split()[0]}, best of {args.repeat} (the loop: one run), each contender in a fresh "
-        "process with what it uses imported before the clock starts (necto_nb, pandas, orjson, dask.dataframe), "
+        "process with what it uses imported before the clock starts (necto_nb, pandas, orjson, pyarrow.json, dask.dataframe), "
         "on a 2-core machine: compare the ratios, not the seconds. `read_hars` times include starting its worker; Dask times exclude starting the cluster (its "
         "workers started and warm).")
 

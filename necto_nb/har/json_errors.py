@@ -10,6 +10,7 @@ import msgspec
 from necto_nb.errors import HarError
 
 _OFFSET = re.compile(r"\(byte (\d+)\)")
+_BLANK = re.compile(rb"[ \t\r\n]*")  # JSON's whitespace
 
 
 def where(data: bytes, message: str) -> str:
@@ -29,7 +30,7 @@ def decode_or_raise(decoder: msgspec.json.Decoder, data: Any, name: str, what: s
         raise HarError(f"{name}: {what}: {exc}") from None
     except msgspec.DecodeError as exc:
         message = str(exc)
-        if "truncated" in message and not bytes(data).strip():  # a capture that wrote nothing
+        if "truncated" in message and _BLANK.fullmatch(data):  # a capture that wrote nothing
             raise HarError(f"{name}: {what} is empty, not JSON") from None
         if "truncated" in message:
             raise HarError(f"{name}: invalid JSON: the file ends early ({where(bytes(data), message)})") from None

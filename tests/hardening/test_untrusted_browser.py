@@ -23,6 +23,7 @@ from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, needs_ch
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
+    pytest.mark.jupyterlab,
     needs_chromium,
 ]
 

@@ -23,6 +23,7 @@ from tests.widgets.test_browser import HOSTILE, hostile_har, page  # noqa: F401 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
+    pytest.mark.jupyterlab,
     needs_chromium,
 ]
 

@@ -16,7 +16,7 @@ from tests.factory import entry, har
 from tests.widgets.lab import (JupyterLab, chromium, errors_in_outputs, needs_chromium, open_notebook,
                                py, run_all, wait_py, watch)
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser, needs_chromium]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.jupyterlab, needs_chromium]
 
 ROWS = ".necto-tr"
 

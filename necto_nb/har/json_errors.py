@@ -30,9 +30,9 @@ def decode_or_raise(decoder: msgspec.json.Decoder, data: Any, name: str, what: s
         raise HarError(f"{name}: {what}: {exc}") from None
     except msgspec.DecodeError as exc:
         message = str(exc)
-        if "truncated" in message and _BLANK.fullmatch(data):  # a capture that wrote nothing
-            raise HarError(f"{name}: {what} is empty, not JSON") from None
         if "truncated" in message:
+            if _BLANK.fullmatch(data):  # a capture that wrote nothing
+                raise HarError(f"{name}: {what} is empty, not JSON") from None
             raise HarError(f"{name}: invalid JSON: the file ends early ({where(bytes(data), message)})") from None
         if "malformed" in message:
             reason = _OFFSET.sub("", message.split(": ", 1)[-1]).strip()

@@ -11,6 +11,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb.chromium import find_chromium
+from tests.kernel import execute
 
 pytestmark = [pytest.mark.integration, pytest.mark.proxy, pytest.mark.browser]
 
@@ -82,7 +83,6 @@ def test_in_a_notebook_cell_the_browser_records_pages_and_closes_with_the_proxy(
     start: the issue's one line must work there, and stopping (or leaving the capture
     block, the cell failed or not) must end Chromium."""
     import nbformat
-    from nbclient import NotebookClient
 
     cell = nbformat.v4.new_code_cell
     failing = cell(textwrap.dedent(f"""
@@ -132,7 +132,7 @@ def test_in_a_notebook_cell_the_browser_records_pages_and_closes_with_the_proxy(
         """)),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    execute(notebook, tmp_path, timeout=300)
     assert "the cell failed" in notebook.cells[4].outputs[0]["evalue"]
     result = json.loads(notebook.cells[-1].outputs[0]["text"])
     assert result["loaded"] and result["title"] == result["awaited_title"] == "necto demo shop", result

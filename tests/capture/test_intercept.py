@@ -16,6 +16,7 @@ import pytest
 
 from necto_nb.capture.trust import spki_pin
 from tests.capture.test_proxy import settle
+from tests.kernel import execute
 
 pytestmark = [pytest.mark.integration, pytest.mark.proxy]
 
@@ -142,8 +143,6 @@ def test_spki_pin_is_the_key_of_the_certificates_the_proxy_makes(proxy, upstream
 
 
 def test_a_fresh_kernel_captures_every_client_and_tags_each_cell(upstream, confdir, tmp_path):
-    from nbclient import NotebookClient
-
     base = upstream.https
     cell = nbformat.v4.new_code_cell
     cells = [
@@ -173,7 +172,7 @@ def test_a_fresh_kernel_captures_every_client_and_tags_each_cell(upstream, confd
         """)),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    execute(notebook, tmp_path, timeout=300)
     import json
 
     result = json.loads(notebook.cells[-1].outputs[0]["text"])

@@ -28,6 +28,8 @@ import httpx
 import nbformat
 import pytest
 
+from tests.kernel import execute
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 COMMAND = ("necto-nb",)
@@ -148,8 +150,6 @@ def test_each_notebook_runs_top_to_bottom(fresh, name, tmp_path, monkeypatch):
     for key in NOT_PASSED_ON:  # the kernel's environment is this process's, updated with its spec's
         monkeypatch.delenv(key, raising=False)
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
 
     kernels = tmp_path / "kernels"
     (kernels / "fresh").mkdir(parents=True)
@@ -161,14 +161,9 @@ def test_each_notebook_runs_top_to_bottom(fresh, name, tmp_path, monkeypatch):
         "import sys, necto_nb\n"
         f"assert sys.prefix == {str(fresh.venv)!r}, sys.prefix\n"
         f"assert necto_nb.__file__.startswith({str(fresh.repo)!r}), necto_nb.__file__"))
-    manager = KernelManager(kernel_name="fresh", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     started = time.monotonic()
-    try:
-        NotebookClient(notebook, km=manager, timeout=600,
-                       resources={"metadata": {"path": str(fresh.repo / "notebooks")}}).execute()
-    finally:  # nbclient shuts down only a kernel it started itself
-        if manager.has_kernel:
-            manager.shutdown_kernel()
+    execute(notebook, fresh.repo / "notebooks", timeout=600,
+            kernel_name="fresh", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     print(f"{name} on Python {sys.version.split()[0]}: {time.monotonic() - started:.0f} s")
 
 

@@ -17,6 +17,7 @@ import pytest
 
 import necto_nb as nn
 from tests.conftest import REPO
+from tests.kernel import execute
 from tests.widgets.lab import WAIT_S, JupyterLab, chromium, needs_chromium, wait_page
 from tests.widgets.test_browser import HOSTILE, hostile_har, page  # noqa: F401 (fixture)
 
@@ -162,9 +163,7 @@ def test_open_as_notebook_writes_the_cells_of_the_view_beside_the_file(page, lab
         'import necto_nb as nn\n\ns = nn.read_har("checkout.har")\ns.grid()', "s.report",
         "nn.waterfall(s, rows=s.df.head(1000))  # nn.waterfall(s): every request"]
 
-    from nbclient import NotebookClient
-
-    NotebookClient(written, timeout=WAIT_S, resources={"metadata": {"path": str(lab.root)}}).execute()
+    execute(written, lab.root, timeout=WAIT_S)
     outputs = [o for c in written.cells for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)  # the grid

@@ -8,6 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.kernel import execute
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
@@ -19,12 +21,9 @@ def test_notebooks_are_stored_without_outputs():
 
 def run(name: str, folder: Path, checks: str) -> None:
     """Execute notebook `name` in `folder`, then `checks` in the same kernel."""
-    from nbclient import NotebookClient
-
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(checks))
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    execute(notebook, folder, timeout=600)
 
 
 pytestmark = [pytest.mark.integration, pytest.mark.proxy]

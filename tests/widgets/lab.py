@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,12 +62,6 @@ needs_chromium = pytest.mark.skipif(not have_chromium(),
                                     reason=f"no Chromium at {CHROMIUM} (as root: apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class JupyterLab:
     """`jupyter lab` serving `root` on 127.0.0.1; stop with `close()`.
 
@@ -100,26 +93,35 @@ class JupyterLab:
                    JUPYTERLAB_WORKSPACES_DIR=str(self.home / "workspaces"),
                    JUPYTER_RUNTIME_DIR=str(self.home / "runtime"), JUPYTER_CONFIG_DIR=str(self.home / "config"),
                    IPYTHONDIR=str(self.home / "ipython"))
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = ""  # known once the server has bound its port
         self.log = self.home / "lab.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
+             "--ServerApp.port=0", f"--ServerApp.root_dir={root}",
              f"--IdentityProvider.token={self.token}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
              "jupyterlab.NeverCheckForUpdate", "--LabApp.expose_app_in_browser=True"],  # for `watch`
             cwd=root, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
         end = time.monotonic() + timeout
         while True:
             try:
+                self.url = self.url or self._served_url()
                 self.api("status")
                 return
-            except OSError:
+            except (OSError, ValueError):  # not written yet, or written in part
                 if self.process.poll() is not None or time.monotonic() > end:
                     self.close()
                     raise RuntimeError(f"jupyter lab did not start:\n{self.log.read_text()[-3000:]}") from None
                 time.sleep(0.2)
+
+    def _served_url(self) -> str:
+        """The address in the server's information file. The port is 0 on the command line: the
+        OS picks a free one as the server binds, where a port chosen here and released could be
+        taken by another connection before the server bound it."""
+        written = sorted((self.home / "runtime").glob("jpserver-*.json"))
+        if not written:
+            raise FileNotFoundError("the server has not written its information file yet")
+        return f"http://127.0.0.1:{json.loads(written[0].read_text())['port']}"
 
     def api(self, path: str, method: str = "GET", body: dict | None = None):
         request = urllib.request.Request(f"{self.url}/api/{path}", method=method,

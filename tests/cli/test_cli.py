@@ -19,6 +19,7 @@ import pytest
 
 import necto_nb as nn
 from necto_nb.demo import serve
+from tests.widgets.lab import served_url
 
 WARNED = "charles__mitmproxy-4.6.3.har"  # readable, one repair
 VALID = "insomnia__mitmproxy-2022.1.1.har"
@@ -352,27 +353,24 @@ def test_demo_serves_until_terminated(script):
         httpx.get(url)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.integration
 def test_lab_opens_jupyterlab_on_the_folder(script, tmp_path):
-    (tmp_path / "tour.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    port = _free_port()
+    folder, runtime = tmp_path / "notebooks", tmp_path / "runtime"
+    folder.mkdir()
+    (folder / "tour.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     # Unlisted options go on to JupyterLab; it refuses to run as root without --allow-root.
     extra = ["--IdentityProvider.token=necto-test"] + (["--allow-root"] if os.geteuid() == 0 else [])
-    process = subprocess.Popen([script, "lab", str(tmp_path), "--port", str(port), "--no-browser", *extra],
+    process = subprocess.Popen([script, "lab", str(folder), "--port", "0", "--no-browser", *extra],
+                               env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         listing = None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/api/contents", params={"token": "necto-test"}, timeout=5)
-            except httpx.TransportError:
+                url = served_url(runtime)
+                answer = httpx.get(f"{url}/api/contents", params={"token": "necto-test"}, timeout=5)
+            except (OSError, ValueError, httpx.TransportError):  # not serving yet
                 time.sleep(0.5)
                 continue
             if answer.status_code == 200:
@@ -381,7 +379,7 @@ def test_lab_opens_jupyterlab_on_the_folder(script, tmp_path):
             time.sleep(0.5)
         assert listing is not None, f"JupyterLab did not answer (exit status {process.poll()})"
         assert [item["name"] for item in listing["content"]] == ["tour.ipynb"]
-        assert httpx.get(f"http://127.0.0.1:{port}/lab", params={"token": "necto-test"}, timeout=10).status_code == 200
+        assert httpx.get(f"{url}/lab", params={"token": "necto-test"}, timeout=10).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
         try:

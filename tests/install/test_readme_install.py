@@ -17,7 +17,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import nbformat
 import pytest
 
 from tests.kernel import execute
+from tests.widgets.lab import served_url
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
@@ -167,19 +167,13 @@ def test_each_notebook_runs_top_to_bottom(fresh, name, tmp_path, monkeypatch):
     print(f"{name} on Python {sys.version.split()[0]}: {time.monotonic() - started:.0f} s")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _with_free_port(words: list[str]) -> tuple[list[str], int]:
-    """The README's port (8080 may be taken on a shared machine) swapped for a free one."""
-    port = _free_port()
+def _on_any_port(words: list[str]) -> list[str]:
+    """The README's port (8080 may be taken on a shared machine) swapped for 0: the server takes
+    a free one as it binds and says which (a port chosen here could be taken before it bound it)."""
     if "--port" in words:
         at = words.index("--port") + 1
-        return [*words[:at], str(port), *words[at + 1:]], port
-    return [*words, "--port", str(port)], port
+        return [*words[:at], "0", *words[at + 1:]]
+    return [*words, "--port", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -219,16 +213,16 @@ def _launcher(fresh: Fresh, words: list[str]) -> list[str]:
 
 def _lab(fresh: Fresh, words: list[str], folder: Path) -> None:
     """JupyterLab starts and serves the example notebooks; then it is stopped."""
-    words, port = _with_free_port([*words, "--no-browser", "--IdentityProvider.token=fresh"])
-    process = subprocess.Popen(_launcher(fresh, words), cwd=folder, env=fresh.env,
+    words = _on_any_port([*words, "--no-browser", "--IdentityProvider.token=fresh"])
+    runtime = folder / "runtime"
+    process = subprocess.Popen(_launcher(fresh, words), cwd=folder, env={**fresh.env, "JUPYTER_RUNTIME_DIR": str(runtime)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        url = f"http://127.0.0.1:{port}/api/contents?token=fresh"
         while process.poll() is None:  # until it answers or exits; pytest's timeout bounds the wait
             try:
-                listing = httpx.get(url, timeout=10)
+                listing = httpx.get(f"{served_url(runtime)}/api/contents?token=fresh", timeout=10)
                 break
-            except httpx.TransportError:
+            except (OSError, ValueError, httpx.TransportError):  # not serving yet
                 time.sleep(0.2)
         else:
             pytest.fail(f"{' '.join(words)} exited with {process.returncode}:\n{process.stderr.read()[-3000:]}")
@@ -241,17 +235,20 @@ def _lab(fresh: Fresh, words: list[str], folder: Path) -> None:
 
 def _capture(fresh: Fresh, words: list[str], folder: Path) -> None:
     """The proxy records the demo site's visit, and writes the HAR on Ctrl-C."""
-    words, port = _with_free_port(words)
+    words = _on_any_port(words)
     process = subprocess.Popen(_launcher(fresh, words), cwd=folder, env=fresh.env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for line in process.stdout:  # it says so once it listens
-            if line.startswith("press Ctrl-C"):
+        for line in process.stdout:  # it says where once it listens
+            if line.startswith("capturing through "):
+                proxy = line.split()[2]
                 break
+        else:
+            pytest.fail(f"{' '.join(words)} exited before it said where it listens")
         visit = ("import sys, necto_nb as nn\n"
                  "with nn.demo.serve() as site:\n"
                  "    nn.demo.visit(site.url, proxy=sys.argv[1])\n")
-        done = fresh.run(fresh.python, "-c", visit, f"http://127.0.0.1:{port}", cwd=folder)
+        done = fresh.run(fresh.python, "-c", visit, proxy, cwd=folder)
         assert done.returncode == 0, done.stderr[-3000:]
     finally:
         process.send_signal(signal.SIGINT)

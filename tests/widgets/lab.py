@@ -54,6 +54,16 @@ os.rename(path + ".new", path)  # named so once the handler is there: only then 
 """
 
 
+def served_url(runtime: Path) -> str:
+    """The address in the information file a Jupyter server started with port 0 wrote into
+    `runtime` (its JUPYTER_RUNTIME_DIR). The OS picks a free port as the server binds, where a
+    port chosen here and released could be taken by another connection before the server bound it."""
+    written = sorted(runtime.glob("jpserver-*.json"))
+    if not written:
+        raise FileNotFoundError(f"no server has written its information file in {runtime} yet")
+    return f"http://127.0.0.1:{json.loads(written[0].read_text())['port']}"
+
+
 def have_chromium() -> bool:
     return Path(CHROMIUM).is_file()
 
@@ -105,7 +115,7 @@ class JupyterLab:
         end = time.monotonic() + timeout
         while True:
             try:
-                self.url = self.url or self._served_url()
+                self.url = self.url or served_url(self.home / "runtime")
                 self.api("status")
                 return
             except (OSError, ValueError):  # not written yet, or written in part
@@ -113,15 +123,6 @@ class JupyterLab:
                     self.close()
                     raise RuntimeError(f"jupyter lab did not start:\n{self.log.read_text()[-3000:]}") from None
                 time.sleep(0.2)
-
-    def _served_url(self) -> str:
-        """The address in the server's information file. The port is 0 on the command line: the
-        OS picks a free one as the server binds, where a port chosen here and released could be
-        taken by another connection before the server bound it."""
-        written = sorted((self.home / "runtime").glob("jpserver-*.json"))
-        if not written:
-            raise FileNotFoundError("the server has not written its information file yet")
-        return f"http://127.0.0.1:{json.loads(written[0].read_text())['port']}"
 
     def api(self, path: str, method: str = "GET", body: dict | None = None):
         request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
